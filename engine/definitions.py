@@ -1,0 +1,143 @@
+"""Deploying diagrams: checking them completely, storing them as uploaded, versioning per process.
+
+Deploy is all-or-nothing: the documents are read safely, the specs are built, every piece of
+code the diagram carries is compiled in the sandbox, and only then is anything stored.
+"""
+import hashlib
+from collections import OrderedDict
+
+from sqlalchemy import func, select
+
+from modeller import reader, specs
+
+from . import sandbox
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import Definition, DefinitionFile, ProcessVersion
+
+DESIGNER_ROLE = "modeller"
+_BUNDLES = OrderedDict()   # definition id → Bundle: parsing is the expensive part, do it once
+_BUNDLE_CACHE_SIZE = 64
+
+
+def require_designer(actor):
+    if not actor.has_role(DESIGNER_ROLE):
+        raise Forbidden(f"only users with role {DESIGNER_ROLE!r} or admins may deploy diagrams")
+
+
+def check(files):
+    """Read and build `files` [(filename, bytes)]; return the Bundle or raise Invalid with every problem."""
+    if not files:
+        raise Invalid("no file uploaded", [{"message": "upload at least one .bpmn file", "element_id": None,
+                                            "line": None}])
+    documents, problems = [], []
+    for filename, content in files:
+        try:
+            documents.append(reader.read(filename, content))
+        except reader.DocumentRejected as rejected:
+            problems += rejected.problems
+    if not problems and not any(d.kind == "bpmn" for d in documents):
+        problems.append(reader.Problem("the upload has no BPMN diagram, only decision tables"))
+    if problems:
+        raise Invalid("the documents were refused", [p.as_dict() for p in problems])
+    bundle, problems = specs.build(documents)
+    problems += _code_problems(bundle)
+    if problems:
+        raise Invalid("the diagram cannot be deployed", [p.as_dict() for p in problems])
+    return bundle
+
+
+def _code_problems(bundle):
+    found = []
+    for element_id, kind, source, mode in bundle.code:
+        message = sandbox.check(source, mode)
+        if message:
+            found.append(reader.Problem(f"{kind} does not compile: {message}", element_id,
+                                        specs.line_of(element_id, bundle.documents)))
+    return found
+
+
+def deploy(session, files, actor):
+    """Store a new definition; return (definition, created). Identical uploads return the existing one."""
+    require_designer(actor)
+    bundle = check(files)
+    digest = _digest(files)
+    existing = session.scalar(select(Definition).where(Definition.sha256 == digest).order_by(Definition.id))
+    if existing is not None:
+        return existing, False
+    definition = Definition(
+        sha256=digest, filename=files[0][0], dialect=bundle.dialect, steps=bundle.steps, created_by=actor.username,
+        files=[DefinitionFile(position=i, filename=d.filename, kind=d.kind, content=d.content)
+               for i, d in enumerate(bundle.documents)])
+    for process in bundle.processes:
+        latest = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.key == process.key))
+        definition.processes.append(ProcessVersion(key=process.key, name=process.name, executable=process.executable,
+                                                   version=(latest or 0) + 1))
+    session.add(definition)
+    session.commit()
+    _remember(definition.id, bundle)
+    return definition, True
+
+
+def _digest(files):
+    sha = hashlib.sha256()
+    for filename, content in files:
+        sha.update(hashlib.sha256(content).digest())
+    return sha.hexdigest()
+
+
+def _remember(definition_id, bundle):
+    _BUNDLES[definition_id] = bundle
+    _BUNDLES.move_to_end(definition_id)
+    while len(_BUNDLES) > _BUNDLE_CACHE_SIZE:
+        _BUNDLES.popitem(last=False)
+
+
+def bundle_for(definition):
+    """The built specs of a stored definition (parsed again after a restart)."""
+    bundle = _BUNDLES.get(definition.id)
+    if bundle is None:
+        bundle = check([(f.filename, f.content) for f in definition.files])
+        _remember(definition.id, bundle)
+    return bundle
+
+
+def get(session, definition_id):
+    definition = session.get(Definition, definition_id)
+    if definition is None:
+        raise NotFound(f"no definition {definition_id}")
+    return definition
+
+
+def all_definitions(session):
+    return session.scalars(select(Definition).order_by(Definition.id.desc())).all()
+
+
+def latest(session, key):
+    """The newest version of process `key`; refuse when it cannot run."""
+    version = session.scalar(select(ProcessVersion).where(ProcessVersion.key == key)
+                             .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None:
+        raise NotFound(f"no process {key!r}")
+    if not version.executable:
+        raise Conflict(f"process {key!r} version {version.version} is a model (isExecutable is not true); "
+                       "it cannot be started")
+    return version
+
+
+def startable(session):
+    """The newest executable version of every process key."""
+    newest = (select(ProcessVersion.key, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.key).subquery())
+    return session.scalars(select(ProcessVersion).join(
+        newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.version == newest.c.v))
+        .where(ProcessVersion.executable.is_(True)).order_by(ProcessVersion.name, ProcessVersion.key)).all()
+
+
+def describe(definition):
+    primary = next((p for p in definition.processes if p.executable), None) or next(iter(definition.processes), None)
+    return {"id": definition.id, "filename": definition.filename, "created_by": definition.created_by,
+            "created_at": definition.created_at, "dialect": definition.dialect,
+            "version": primary.version if primary else None,
+            "files": [f.filename for f in definition.files],
+            "processes": [{"key": p.key, "name": p.name, "executable": p.executable, "version": p.version}
+                          for p in definition.processes]}

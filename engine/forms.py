@@ -1,0 +1,115 @@
+"""Checking and typing submitted form data against a step's `camunda:formData` fields.
+
+Every field error is collected, so the person fixes all of them at once; nothing is completed
+while any remains.
+"""
+import datetime as _dt
+
+MAX_TEXT = 10_000
+
+
+def _long(value):
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+    return int(str(value).strip()) if isinstance(value, str) else int(value)
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return True
+    if text in ("false", "off", "no", "0", ""):
+        return False
+    raise ValueError
+
+
+def _date(value):
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    return _dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def _string(value):
+    if isinstance(value, (dict, list)):
+        raise ValueError
+    return str(value)
+
+
+_CONVERTERS = {"string": (_string, "text"), "long": (_long, "a whole number"),
+               "boolean": (_boolean, "true or false"), "date": (_date, "a date (YYYY-MM-DD)")}
+
+
+def _bounds_error(field, value):
+    if field["type"] == "string":
+        if field.get("minlength") and len(value) < int(field["minlength"]):
+            return f"must be at least {field['minlength']} characters"
+        if len(value) > int(field.get("maxlength") or MAX_TEXT):
+            return f"must be at most {field.get('maxlength') or MAX_TEXT} characters"
+        return None
+    if field["type"] in ("long", "date"):
+        convert = _CONVERTERS[field["type"]][0]
+        if field.get("min") not in (None, "") and value < convert(field["min"]):
+            return f"must be at least {field['min']}"
+        if field.get("max") not in (None, "") and value > convert(field["max"]):
+            return f"must be at most {field['max']}"
+    return None
+
+
+def _typed(field, raw):
+    if field["type"] == "enum":
+        allowed = [v["id"] for v in field.get("values", [])]
+        if str(raw) not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return str(raw)
+    convert, expected = _CONVERTERS[field["type"]]
+    try:
+        return convert(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"must be {expected}") from None
+
+
+def _is_empty(raw):
+    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def validate(fields, submitted, current=None):
+    """Return (typed values, errors); errors are [{"field", "message"}] for every bad field.
+
+    Read-only fields keep their current value whatever is submitted. A step without form fields
+    accepts no data at all, so nothing unexpected reaches the process.
+    """
+    current = current or {}
+    if not isinstance(submitted, dict):
+        return {}, [{"field": None, "message": "data must be an object of field values"}]
+    known = {f["id"] for f in fields}
+    errors = [{"field": key, "message": "is not a field of this form"} for key in submitted if key not in known]
+    values = {}
+    for field in fields:
+        if field.get("readonly"):
+            continue
+        raw = submitted.get(field["id"])
+        if _is_empty(raw) and field["type"] != "boolean":
+            if field.get("required"):
+                errors.append({"field": field["id"], "message": "is required"})
+            continue
+        try:
+            value = _typed(field, raw)
+            problem = _bounds_error(field, value)
+        except ValueError as error:
+            problem = str(error)
+        if problem:
+            errors.append({"field": field["id"], "message": problem})
+        else:
+            values[field["id"]] = value
+    return values, errors
+
+
+def with_defaults(fields, data):
+    """The form as shown to a person: each field with its current (or default) value."""
+    return [{**f, "value": data.get(f["id"], f.get("default"))} for f in fields]

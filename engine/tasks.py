@@ -1,0 +1,151 @@
+"""Human tasks: what a person may see and do, claiming, and completing with form data.
+
+Lists read the `human_tasks`/`task_candidates` tables only. Completing deserialises the one
+instance concerned and commits through `instances.commit_change`.
+"""
+import uuid
+
+from SpiffWorkflow import TaskState
+from sqlalchemy import func, or_, select, update
+
+from . import clock, forms, history, instances, workflows
+from .access import may_do
+from .data import plain
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import HumanTask, TaskCandidate
+
+TABS = ("mine", "roles", "all")
+
+
+def get(session, task_id):
+    row = session.get(HumanTask, str(task_id))
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row
+
+
+def keys_of(row):
+    return {c.key for c in row.candidates}
+
+
+def may_see(actor, row):
+    return may_do(actor, keys_of(row))
+
+
+def _check_open(actor, row):
+    if not may_see(actor, row):
+        raise Forbidden(f"{actor.username} may not do task {row.name!r} (it is for: {who_for(row)})")
+    if row.state != "open":
+        raise Conflict(f"task {row.name!r} is no longer open (it was {row.state}"
+                       + (f" by {row.completed_by})" if row.completed_by else ")"))
+    if row.claimed_by and row.claimed_by != actor.username:
+        raise Conflict(f"task {row.name!r} is claimed by {row.claimed_by}")
+
+
+def who_for(row):
+    if row.assignee:
+        return row.assignee
+    return ", ".join(row.roles) or "everyone"
+
+
+def open_query(actor, tab="all", process_key=None, role=None, search=None):
+    """Open tasks this actor may do: claimed by nobody else; `mine` = claimed by or assigned to me."""
+    query = select(HumanTask).where(HumanTask.state == "open")
+    if tab == "mine":
+        query = query.where(or_(HumanTask.claimed_by == actor.username, HumanTask.assignee == actor.username))
+    else:
+        query = query.where(or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
+        keys = actor.keys - {"*"} if tab == "roles" else actor.keys
+        if not (actor.admin and tab == "all"):
+            query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key.in_(keys))))
+    if process_key:
+        query = query.where(HumanTask.process_key == process_key)
+    if role:
+        query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key == f"role:{role}")))
+    if search:
+        pattern = f"%{search.strip()}%"
+        query = query.where(or_(HumanTask.name.ilike(pattern), HumanTask.instance_label.ilike(pattern),
+                                HumanTask.process_name.ilike(pattern)))
+    return query
+
+
+def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
+    """(tasks, total) sorted by due date (none last), then age."""
+    query = open_query(actor, tab, **filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
+                                          HumanTask.id).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def counts(session, actor, **filters):
+    return {tab: session.scalar(select(func.count()).select_from(open_query(actor, tab, **filters).subquery()))
+            for tab in TABS}
+
+
+def claim(session, task_id, actor):
+    row = get(session, task_id)
+    _check_open(actor, row)
+    changed = session.execute(update(HumanTask).where(
+        HumanTask.id == row.id, HumanTask.state == "open",
+        or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
+        .values(claimed_by=actor.username).execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        session.rollback()
+        raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
+    history.record(session, instances.get(session, row.instance_id), "task_claimed", row.element_id, row.id,
+                   user=actor.username)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def unclaim(session, task_id, actor):
+    row = get(session, task_id)
+    if row.state != "open":
+        raise Conflict(f"task {row.name!r} is no longer open")
+    if row.claimed_by is None:
+        raise Conflict(f"task {row.name!r} is not claimed")
+    if row.claimed_by != actor.username and not actor.admin:
+        raise Forbidden(f"task {row.name!r} is claimed by {row.claimed_by}; only they or an admin may release it")
+    changed = session.execute(update(HumanTask).where(HumanTask.id == row.id, HumanTask.claimed_by == row.claimed_by)
+                              .values(claimed_by=None).execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        session.rollback()
+        raise Conflict(f"task {row.name!r} changed meanwhile")
+    history.record(session, instances.get(session, row.instance_id), "task_unclaimed", row.element_id, row.id,
+                   user=actor.username)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def complete(session, task_id, actor, data):
+    """Validate `data` against the task's form, run the task and everything automatic after it."""
+    row = get(session, task_id)
+    _check_open(actor, row)
+    instance = instances.get(session, row.instance_id)
+    if instance.status != "running":
+        raise Conflict(f"instance {instance.id} is {instance.status}")
+    definition, workflow = instances.load(session, instance)
+    task = workflow.get_task_from_id(uuid.UUID(row.id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict(f"task {row.name!r} is no longer ready")
+    values, errors = forms.validate(row.form, data if data is not None else {}, task.data)
+    if errors:
+        raise Invalid("the form has errors", errors)
+    task.data.update(values)
+    task.run()
+    row.state, row.completed_at, row.completed_by = "completed", clock.now(), actor.username
+    history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
+                   data=plain(values))
+    return instances.commit_change(session, instance, workflow, definition, workflows.advance(workflow))
+
+
+def describe(row, actor=None):
+    return {"id": row.id, "instance_id": row.instance_id, "process_key": row.process_key,
+            "process_name": row.process_name, "instance_label": row.instance_label, "element_id": row.element_id,
+            "name": row.name, "lane": row.lane, "roles": row.roles, "assignee": row.assignee,
+            "claimed_by": row.claimed_by, "state": row.state, "created_at": row.created_at, "due_at": row.due_at,
+            "documentation": row.documentation, "form": row.form,
+            "may_do": may_see(actor, row) if actor else None}

@@ -1,0 +1,133 @@
+"""What Baton reads from a diagram besides what SpiffWorkflow executes.
+
+For every human step (user, manual and plain tasks, and start events with a form) the runtime
+needs who may do it, its form, its deadline and its instructions, without deserialising the
+workflow. SpiffWorkflow's Camunda parser ignores `camunda:assignee`, `candidateGroups` and
+`dueDate`, and only reads form fields when a `formKey` is set, so they are read here from the XML.
+The code a diagram carries is listed too, so it can be compiled in the sandbox at deploy time.
+"""
+import re
+
+from .normalise import juel_to_python, quote_timer
+from .reader import BPMN_NS, CAMUNDA_NS
+
+HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
+FORM_TYPES = {"string", "long", "boolean", "date", "enum"}
+_CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+def _b(tag):
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def _c(name):
+    return f"{{{CAMUNDA_NS}}}{name}"
+
+
+def split_names(text):
+    """`" Writer, seo "` → `["writer", "seo"]`: role names match case-insensitively after trimming."""
+    return [part.strip().lower() for part in (text or "").split(",") if part.strip()]
+
+
+def deadline_kind(text):
+    """How a due/follow-up value is read: an ISO instant, an ISO duration, or an expression."""
+    value = (text or "").strip()
+    if _ISO_INSTANT.match(value):
+        return "instant"
+    if _ISO_DURATION.match(value):
+        return "duration"
+    return "expression"
+
+
+def _lanes(root):
+    owner = {}
+    for lane in root.iter(_b("lane")):
+        for ref in lane.findall(_b("flowNodeRef")):
+            owner[(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    return owner
+
+
+def _documentation(element):
+    return "\n\n".join((d.text or "").strip() for d in element.findall(_b("documentation")) if d.text).strip()
+
+
+def form_fields(element):
+    """The `camunda:formData` fields of an element as plain dicts."""
+    fields = []
+    for node in element.iter(_c("formField")):
+        field = {"id": node.get("id"), "label": node.get("label") or node.get("id"),
+                 "type": node.get("type") or "string", "default": node.get("defaultValue"),
+                 "required": False, "readonly": False}
+        for constraint in node.iter(_c("constraint")):
+            name, config = constraint.get("name"), constraint.get("config")
+            if name in ("required", "readonly"):
+                field[name] = (config or "true").strip().lower() != "false"
+            elif name in _CONSTRAINTS:
+                field[name] = config
+        if field["type"] == "enum":
+            field["values"] = [{"id": v.get("id"), "name": v.get("name") or v.get("id")}
+                               for v in node.iter(_c("value"))]
+        fields.append(field)
+    return fields
+
+
+def human_steps(root):
+    """element id → what the inbox and the form need for each human step of the document."""
+    lanes, steps = _lanes(root), {}
+    for tag in HUMAN_TAGS:
+        for element in root.iter(_b(tag)):
+            fields = form_fields(element)
+            if tag == "startEvent" and not fields:
+                continue
+            element_id = element.get("id")
+            lane = lanes.get(element_id)
+            groups = element.get(_c("candidateGroups"))
+            steps[element_id] = {
+                "kind": tag, "name": element.get("name") or element_id, "lane": lane,
+                "roles": split_names(groups) if groups is not None else split_names(lane),
+                "assignee": (element.get(_c("assignee")) or "").strip() or None,
+                "candidate_users": split_names(element.get(_c("candidateUsers"))),
+                "due": (element.get(_c("dueDate")) or "").strip() or None,
+                "follow_up": (element.get(_c("followUpDate")) or "").strip() or None,
+                "documentation": _documentation(element), "form": fields,
+            }
+    return steps
+
+
+def code(root):
+    """Every piece of code in the document, as (element id, what it is, source, mode) for the sandbox.
+
+    Sources are given as the engine will see them (JUEL translated, bare timers quoted).
+    """
+    found = []
+    for tag in ("conditionExpression", "completionCondition", "loopCardinality"):
+        for node in root.iter(_b(tag)):
+            if (node.text or "").strip():
+                found.append((node.getparent().get("id"), tag, juel_to_python(node.text).strip(), "eval"))
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in root.iter(_b(tag)):
+            owner = node.getparent().getparent()
+            if (node.text or "").strip():
+                found.append((owner.get("id"), tag, quote_timer(juel_to_python(node.text)).strip(), "eval"))
+    for node in root.iter(_b("scriptTask")):
+        script = node.find(_b("script"))
+        if script is not None and (script.text or "").strip():
+            found.append((node.get("id"), "script", script.text, "exec"))
+    for element_id, step in human_steps(root).items():
+        for key in ("due", "follow_up"):
+            if step[key] and deadline_kind(step[key]) == "expression":
+                found.append((element_id, f"camunda:{key}", juel_to_python(step[key]), "eval"))
+    return found
+
+
+def form_problem(field):
+    """Why a form field definition cannot be used, or None."""
+    if not field["id"]:
+        return "a form field has no id"
+    if field["type"] not in FORM_TYPES:
+        return f"form field {field['id']!r} has unsupported type {field['type']!r} (use {', '.join(sorted(FORM_TYPES))})"
+    if field["type"] == "enum" and not field.get("values"):
+        return f"enum form field {field['id']!r} has no values"
+    return None

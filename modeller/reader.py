@@ -1,0 +1,158 @@
+"""Reading uploaded BPMN/DMN bytes safely and checking them before anything is stored.
+
+Uploads come from other companies' tools: they are parsed with entity resolution, DTDs and the
+network switched off, refused outright when they declare a DOCTYPE, capped in size, and checked
+for the structural faults the engine would otherwise trip on later (duplicate ids, dangling
+references). Every refusal is a list of `Problem`s naming the element and line.
+"""
+import os
+import re
+from dataclasses import asdict, dataclass, field
+
+from lxml import etree
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = {
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+}
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_REFERENCES = [  # (tag, attribute) pairs whose value must name an element of the document
+    ("sequenceFlow", "sourceRef"), ("sequenceFlow", "targetRef"),
+    ("messageFlow", "sourceRef"), ("messageFlow", "targetRef"),
+    ("boundaryEvent", "attachedToRef"),
+    ("exclusiveGateway", "default"), ("inclusiveGateway", "default"), ("complexGateway", "default"),
+]
+
+
+def max_upload_bytes():
+    return int(os.environ.get("BATON_MAX_UPLOAD_BYTES", 5 * 1024 * 1024))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a document cannot be stored or run."""
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+    file: str | None = None
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class DocumentRejected(Exception):
+    """The upload is refused; `problems` says every reason found."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = list(problems)
+
+
+@dataclass
+class Process:
+    key: str
+    name: str | None
+    executable: bool
+
+
+@dataclass
+class Document:
+    """A parsed upload: the original bytes (kept untouched) and the tree read from them."""
+    filename: str
+    content: bytes
+    root: etree._Element
+    kind: str                      # "bpmn" or "dmn"
+    processes: list = field(default_factory=list)
+
+    @property
+    def uses_spiff_extensions(self):
+        return _uses_namespace(self.root, SPIFF_NS)
+
+    @property
+    def has_diagram(self):
+        return next(self.root.iter(f"{{{BPMNDI_NS}}}BPMNShape"), None) is not None
+
+
+def _parser():
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                           huge_tree=False, remove_blank_text=False)
+
+
+def read(filename, content):
+    """Parse one uploaded file; raise DocumentRejected with every problem found."""
+    problems = _check_envelope(filename, content)
+    if problems:
+        raise DocumentRejected(problems)
+    try:
+        tree = etree.fromstring(content, _parser()).getroottree()
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if error.lineno else None
+        raise DocumentRejected([Problem(f"not well-formed XML: {error.msg}", None, line, filename)]) from None
+    if tree.docinfo.doctype:
+        raise DocumentRejected([Problem("DOCTYPE declarations are not allowed", None, 1, filename)])
+    root = tree.getroot()
+    namespace = etree.QName(root).namespace
+    if root.tag == f"{{{BPMN_NS}}}definitions":
+        document = Document(filename, content, root, "bpmn", _processes(root))
+        _raise_if(_structural_problems(document))
+        return document
+    if namespace in DMN_NAMESPACES and etree.QName(root).localname == "definitions":
+        return Document(filename, content, root, "dmn")
+    raise DocumentRejected([Problem(
+        f"not a BPMN or DMN document: the root element is <{etree.QName(root).localname}> "
+        f"in namespace {namespace or 'none'}", None, root.sourceline, filename)])
+
+
+def _check_envelope(filename, content):
+    limit = max_upload_bytes()
+    if len(content) > limit:
+        return [Problem(f"file is {len(content)} bytes; the limit is {limit} bytes", file=filename)]
+    if not content.strip():
+        return [Problem("file is empty", file=filename)]
+    if _DOCTYPE.search(content[:4096]) or _DOCTYPE.search(content):
+        return [Problem("DOCTYPE declarations are not allowed (entities and DTDs can read files or "
+                        "expand without limit)", file=filename)]
+    return []
+
+
+def _raise_if(problems):
+    if problems:
+        raise DocumentRejected(problems)
+
+
+def _processes(root):
+    return [Process(p.get("id"), p.get("name"), p.get("isExecutable") == "true")
+            for p in root.iter(f"{{{BPMN_NS}}}process")]
+
+
+def _structural_problems(document):
+    problems, seen = [], {}
+    for element in document.root.iter(etree.Element):
+        element_id = element.get("id")
+        if element_id is None:
+            continue
+        if element_id in seen:
+            problems.append(Problem(f"duplicate id {element_id!r} (first used on line {seen[element_id]})",
+                                    element_id, element.sourceline, document.filename))
+        else:
+            seen[element_id] = element.sourceline
+    for tag, attribute in _REFERENCES:
+        for element in document.root.iter(f"{{{BPMN_NS}}}{tag}"):
+            target = element.get(attribute)
+            if target is not None and target not in seen:
+                problems.append(Problem(f"{attribute} refers to unknown element {target!r}",
+                                        element.get("id"), element.sourceline, document.filename))
+    return problems
+
+
+def _uses_namespace(root, namespace):
+    prefix = f"{{{namespace}}}"
+    for element in root.iter(etree.Element):
+        if element.tag.startswith(prefix) or any(name.startswith(prefix) for name in element.attrib):
+            return True
+    return False

@@ -1,0 +1,112 @@
+"""Turning read documents into SpiffWorkflow process specs, with every failure as a Problem.
+
+The parser is chosen by the extensions the files use: SpiffArena's `spiffworkflow:` dialect
+needs `SpiffBpmnParser`, everything else (plain BPMN, Camunda 7) goes through `CamundaParser`.
+Both can raise bare `KeyError`/`AttributeError` on odd input; every failure is caught here and
+named by element id and line.
+"""
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from . import elements, normalise
+from .reader import Problem
+
+DIALECTS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser}
+
+
+@dataclass
+class Bundle:
+    """Documents deployed together (a diagram, the DMN tables and called diagrams it needs)."""
+    documents: list
+    dialect: str = "camunda"
+    specs: dict = field(default_factory=dict)          # process key → (spec, subprocess specs)
+    steps: dict = field(default_factory=dict)          # element id → human step (see elements.py)
+    code: list = field(default_factory=list)           # (element id, kind, source, mode)
+
+    @property
+    def diagrams(self):
+        return [d for d in self.documents if d.kind == "bpmn"]
+
+    @property
+    def processes(self):
+        return [p for d in self.diagrams for p in d.processes]
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    return BpmnValidator()
+
+
+def dialect_of(documents):
+    return "spiff" if any(d.kind == "bpmn" and d.uses_spiff_extensions for d in documents) else "camunda"
+
+
+def schema_problems(document):
+    """BPMN XSD violations (unknown or misplaced elements) of one diagram."""
+    try:
+        _validator().validate(document.root, document.filename)
+    except ValidationException as error:
+        line = error.line_number if isinstance(error.line_number, int) else None
+        return [Problem(f"not valid BPMN: {error}", None, line, document.filename)]
+    return []
+
+
+def build(documents):
+    """Build specs for the executable processes; return (Bundle, problems)."""
+    bundle = Bundle(documents, dialect_of(documents))
+    problems = [p for d in bundle.diagrams for p in schema_problems(d)]
+    for document in bundle.diagrams:
+        bundle.steps.update(elements.human_steps(document.root))
+        bundle.code.extend(elements.code(document.root))
+    problems += _form_problems(bundle)
+    executable = [p.key for p in bundle.processes if p.executable]
+    if problems or not executable:
+        return bundle, problems
+    parser = DIALECTS[bundle.dialect]()
+    try:
+        for document in documents:
+            if document.kind == "dmn":
+                parser.add_dmn_xml(document.root, document.filename)
+            else:
+                parser.add_bpmn_xml(normalise.for_execution(document.root), document.filename)
+        for key in executable:
+            bundle.specs[key] = (parser.get_spec(key), parser.get_subprocess_specs(key))
+    except Exception as error:  # the parsers raise more than ValidationException on odd input
+        problems.append(_as_problem(error, documents))
+    return bundle, problems
+
+
+def _form_problems(bundle):
+    found = []
+    for element_id, step in bundle.steps.items():
+        for form_field in step["form"]:
+            message = elements.form_problem(form_field)
+            if message:
+                found.append(Problem(message, element_id))
+    return found
+
+
+def _as_problem(error, documents):
+    if isinstance(error, ValidationException):
+        element_id = error.id or None
+        return Problem(str(error).strip() or error.__class__.__name__, element_id,
+                       line_of(element_id, documents), error.file_name or None)
+    if isinstance(error, KeyError):
+        return Problem(f"the engine cannot run this diagram: missing attribute or reference {error}")
+    return Problem(f"the engine cannot run this diagram: {error.__class__.__name__}: {error}")
+
+
+def line_of(element_id, documents):
+    if not element_id:
+        return None
+    for document in documents:
+        if document.kind == "bpmn":
+            found = document.root.xpath("//*[@id=$id]", id=element_id)
+            if found:
+                return found[0].sourceline
+    return None
