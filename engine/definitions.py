@@ -15,7 +15,7 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Definition, DefinitionFile, ProcessVersion
 
 DESIGNER_ROLE = "modeller"
-_BUNDLES = OrderedDict()   # definition id → Bundle: parsing is the expensive part, do it once
+_BUNDLES = OrderedDict()   # content digest → Bundle: parsing is the expensive part, do it once
 _BUNDLE_CACHE_SIZE = 64
 
 
@@ -74,7 +74,7 @@ def deploy(session, files, actor):
                                                    version=(latest or 0) + 1))
     session.add(definition)
     session.commit()
-    _remember(definition.id, bundle)
+    _remember(digest, bundle)
     return definition, True
 
 
@@ -85,19 +85,19 @@ def _digest(files):
     return sha.hexdigest()
 
 
-def _remember(definition_id, bundle):
-    _BUNDLES[definition_id] = bundle
-    _BUNDLES.move_to_end(definition_id)
+def _remember(digest, bundle):
+    _BUNDLES[digest] = bundle
+    _BUNDLES.move_to_end(digest)
     while len(_BUNDLES) > _BUNDLE_CACHE_SIZE:
         _BUNDLES.popitem(last=False)
 
 
 def bundle_for(definition):
     """The built specs of a stored definition (parsed again after a restart)."""
-    bundle = _BUNDLES.get(definition.id)
+    bundle = _BUNDLES.get(definition.sha256)
     if bundle is None:
         bundle = check([(f.filename, f.content) for f in definition.files])
-        _remember(definition.id, bundle)
+        _remember(definition.sha256, bundle)
     return bundle
 
 

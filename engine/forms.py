@@ -94,6 +94,8 @@ def validate(fields, submitted, current=None):
         if field.get("readonly"):
             continue
         raw = submitted.get(field["id"])
+        if raw is None and field["type"] == "boolean":
+            raw = False  # an unticked checkbox sends nothing
         if _is_empty(raw) and field["type"] != "boolean":
             if field.get("required"):
                 errors.append({"field": field["id"], "message": "is required"})

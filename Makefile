@@ -1,0 +1,47 @@
+# Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`.
+# Everything else here is what those two need, installed when missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+FRONTEND := modeller/frontend
+BUILD := modeller/static/build/modeller.js
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export IBM_TELEMETRY_DISABLED := true
+
+.PHONY: run test venv frontend system-packages clean
+
+run: venv frontend
+	$(BIN)/baton db upgrade
+	$(BIN)/baton demo
+	$(BIN)/baton serve --host $(HOST) --port $(PORT)
+
+test: venv frontend system-packages
+	$(BIN)/python -m pytest
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+frontend: $(BUILD)
+
+$(BUILD): $(FRONTEND)/package-lock.json $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
+	cd $(FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd $(FRONTEND) && node build.mjs
+
+# Debian packages the test suite drives for real: Chromium (browser tests) and PostgreSQL.
+system-packages:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(FRONTEND)/node_modules modeller/static/build *.egg-info

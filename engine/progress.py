@@ -1,0 +1,43 @@
+"""Where an instance has been: completed and active elements and the flows taken, for the diagram view.
+
+SpiffWorkflow records no sequence flows, so flows are derived from parent→child pairs of
+completed tasks and matched to the diagram's flows by their source and target.
+"""
+from SpiffWorkflow import TaskState
+from sqlalchemy import select
+
+from . import definitions, workflows
+from .models import HumanTask
+
+
+def of(session, instance):
+    definition = definitions.get(session, instance.definition_id)
+    workflow = workflows.load(instance.state, definition.dialect)
+    completed, pairs = set(), set()
+    for task in workflow.get_tasks():
+        element = task.task_spec.bpmn_id
+        if element and task.state == TaskState.COMPLETED:
+            completed.add(element)
+            parent = _nearest_element(task.parent)
+            if parent:
+                pairs.add((parent, element))
+    failed = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.ERROR) if t.task_spec.bpmn_id}
+    active = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                     HumanTask.state == "open")).all()
+    flows = [flow for flow, source, target in _flows(definition) if (source, target) in pairs
+             or (source in completed and target in {a.element_id for a in active})]
+    return {"completed": sorted(completed), "failed": sorted(failed), "flows": sorted(set(flows)),
+            "active": [{"element_id": a.element_id, "roles": a.roles, "assignee": a.assignee} for a in active]}
+
+
+def _nearest_element(task):
+    while task is not None and not task.task_spec.bpmn_id:
+        task = task.parent
+    return task.task_spec.bpmn_id if task is not None else None
+
+
+def _flows(definition):
+    bundle = definitions.bundle_for(definition)
+    for document in bundle.diagrams:
+        for flow in document.root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}sequenceFlow"):
+            yield flow.get("id"), flow.get("sourceRef"), flow.get("targetRef")

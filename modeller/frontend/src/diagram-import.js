@@ -1,0 +1,53 @@
+import { layoutProcess } from 'bpmn-auto-layout';
+
+/**
+ * Whether the XML carries diagram interchange (shapes) that bpmn-js can draw.
+ *
+ * @param {string} xml
+ * @return {boolean}
+ */
+export function hasShapes(xml) {
+  return /<([\w.-]+:)?BPMNShape[\s/>]/.test(xml);
+}
+
+/**
+ * Import XML into a bpmn-js instance. Diagrams without any BPMNShape
+ * (no bpmndi:BPMNDiagram, or an empty plane) are laid out automatically
+ * first with bpmn-auto-layout.
+ *
+ * @param {import('bpmn-js/lib/BaseViewer').default} bpmnjs
+ * @param {string} xml
+ *
+ * @return {Promise<{ warnings: Array<any>, autoLayout: boolean }>}
+ */
+export async function importDiagram(bpmnjs, xml) {
+  let autoLayout = false;
+
+  if (!hasShapes(xml)) {
+    xml = await layoutProcess(xml);
+    autoLayout = true;
+  }
+
+  const { warnings } = await bpmnjs.importXML(xml);
+
+  return { warnings, autoLayout };
+}
+
+/**
+ * Fetch a diagram's XML from the server (same-origin credentials).
+ *
+ * @param {string} url
+ * @return {Promise<string>}
+ */
+export async function fetchXml(url) {
+  const response = await fetch(url, {
+    credentials: 'same-origin',
+    headers: { 'Accept': 'application/xml, text/xml, */*' }
+  });
+
+  if (!response.ok) {
+    throw new Error(`could not load diagram (HTTP ${response.status})`);
+  }
+
+  return response.text();
+}

@@ -1,0 +1,111 @@
+/**
+ * Entry point of the read-only instance view.
+ *
+ *   <div id="baton-viewer" data-xml-url="..." data-state-url="...">
+ *     <div id="viewer-canvas"></div>
+ *   </div>
+ *
+ * Exposes `window.batonViewer = { viewer, ready, refresh }`; `ready` resolves
+ * once the diagram is shown and the instance markers are applied.
+ */
+import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+
+import { fetchXml, importDiagram } from './diagram-import';
+import { createInstanceHighlight } from './instance-highlight';
+
+import 'bpmn-js/dist/assets/diagram-js.css';
+import 'bpmn-js/dist/assets/bpmn-js.css';
+import './baton.css';
+
+async function fetchState(url) {
+  const response = await fetch(url, {
+    credentials: 'same-origin',
+    headers: { 'Accept': 'application/json' }
+  });
+
+  if (!response.ok) {
+    throw new Error(`could not load the instance state (HTTP ${response.status})`);
+  }
+
+  return response.json();
+}
+
+function showError(root, message) {
+  let box = root.querySelector('.baton-viewer-error');
+
+  if (!box) {
+    box = document.createElement('p');
+    box.className = 'baton-viewer-error';
+    box.setAttribute('role', 'alert');
+    root.prepend(box);
+  }
+
+  box.textContent = message;
+}
+
+function start(root) {
+  const xmlUrl = root.dataset.xmlUrl || '';
+  const stateUrl = root.dataset.stateUrl || '';
+
+  const viewer = new NavigatedViewer({
+    container: document.getElementById('viewer-canvas') || root
+  });
+
+  const highlight = createInstanceHighlight(viewer);
+
+  const state = { viewer, ready: null, refresh: null, lastResult: null };
+
+  window.batonViewer = state;
+
+  async function refresh() {
+    if (!stateUrl) {
+      return { applied: 0, missing: [] };
+    }
+
+    const result = highlight.apply(await fetchState(stateUrl));
+
+    state.lastResult = result;
+
+    return result;
+  }
+
+  state.refresh = refresh;
+
+  state.ready = (async () => {
+    try {
+      const [ xml, instanceState ] = await Promise.all([
+        fetchXml(xmlUrl),
+        stateUrl ? fetchState(stateUrl) : null
+      ]);
+
+      const imported = await importDiagram(viewer, xml);
+
+      viewer.get('canvas').zoom('fit-viewport', 'auto');
+
+      const result = instanceState ? highlight.apply(instanceState) : { applied: 0, missing: [] };
+
+      state.lastResult = result;
+
+      return { ...result, warnings: imported.warnings };
+    } catch (error) {
+      showError(root, `Could not show the diagram: ${error.message}`);
+      throw error;
+    }
+  })();
+
+  state.ready.catch(() => {});
+}
+
+function init() {
+  const root = document.getElementById('baton-viewer');
+
+  if (root) {
+    start(root);
+  }
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', init);
+} else {
+  init();
+}

@@ -1,0 +1,83 @@
+"""Shared fixtures: a migrated database per test, the Flask app on it, people in roles, API clients."""
+import base64
+from pathlib import Path
+
+import pytest
+
+from engine import database, users
+from engine.access import Actor
+from web import create_app, throttle
+
+DIAGRAMS = Path(__file__).parent / "diagrams"
+PASSWORD = "password-1"
+PEOPLE = {  # username → (roles, admin)
+    "mia": (["manager"], False), "walt": (["writer"], False), "wendy": (["Writer"], False),
+    "dora": (["designer"], False), "ed": (["modeller"], False), "admin": ([], True), "nobody": ([], False),
+}
+
+
+def diagram(name):
+    return (DIAGRAMS / name).read_bytes()
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
+    database.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def session(db_url):
+    s = database.connect(db_url)()
+    yield s
+    s.close()
+
+
+def make_app(url):
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options(url),
+                       "TESTING": True, "SECRET_KEY": "test-secret"})
+
+
+@pytest.fixture
+def app(db_url):
+    throttle.reset()
+    return make_app(db_url)
+
+
+@pytest.fixture
+def people(session):
+    """Creates the people of PEOPLE; returns username → Actor."""
+    return {name: users.actor(users.create(session, name, PASSWORD, roles, admin))
+            for name, (roles, admin) in PEOPLE.items()}
+
+
+class Api:
+    """A JSON API client acting as one user with HTTP Basic auth."""
+
+    def __init__(self, client, username, password=PASSWORD):
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.client, self.headers = client, {"Authorization": f"Basic {token}"}
+
+    def get(self, path, **kw):
+        return self.client.get(f"/api/v1{path}", headers=self.headers, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post(f"/api/v1{path}", json=json, headers=self.headers, **kw)
+
+    def deploy(self, *names):
+        from io import BytesIO
+        files = [(BytesIO(diagram(n) if isinstance(n, str) else n[1]), n if isinstance(n, str) else n[0])
+                 for n in names]
+        return self.client.post("/api/v1/definitions", data={"file": files}, headers=self.headers,
+                                content_type="multipart/form-data")
+
+
+@pytest.fixture
+def api(app, people):
+    """api["walt"] is an API client acting as walt."""
+    client = app.test_client()
+    return {name: Api(client, name) for name in people}
+
+
+OPERATOR = Actor("test-operator", admin=True)

@@ -1,0 +1,39 @@
+"""The Flask application: pages and JSON API over the engine. It holds no process logic."""
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from engine.data import plain
+from engine.database import configure
+
+from . import config
+from .extensions import csrf, db, login_manager
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Dates as ISO 8601 text, like the engine's instance data."""
+
+    @staticmethod
+    def default(value):
+        return plain(value)
+
+
+def create_app(overrides=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
+    app.config.update(config.from_environment(app.instance_path))
+    app.config.update(overrides or {})
+    db.init_app(app)
+    with app.app_context():
+        configure(db.engine)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import admin, api, auth, errors, inbox, instances, modeller_pages, security, templating
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+    security.register(app)
+    templating.register(app)
+    return app

@@ -1,0 +1,52 @@
+"""Admin pages: people, roles, passwords, deactivation."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from engine import users
+from engine.errors import BatonError, Forbidden
+
+from .auth import actor
+from .extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def require_admin():
+    if not actor().admin:
+        raise Forbidden("only admins may manage users")
+
+
+def _roles(text):
+    return [r for r in (text or "").replace(";", ",").split(",") if r.strip()]
+
+
+@bp.get("/users")
+def user_list():
+    return render_template("admin/users.html", rows=users.all_users(db.session), errors=[])
+
+
+@bp.post("/users")
+def add_user():
+    try:
+        users.create(db.session, request.form.get("username", ""), request.form.get("password", ""),
+                     _roles(request.form.get("roles")), request.form.get("admin") == "on")
+    except BatonError as error:
+        db.session.rollback()
+        return render_template("admin/users.html", rows=users.all_users(db.session), errors=error.errors), 422
+    flash(f"Added {request.form.get('username')}.", "success")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.post("/users/<username>")
+def update_user(username):
+    form = request.form
+    try:
+        users.update(db.session, username, roles=_roles(form.get("roles")), admin=form.get("admin") == "on",
+                     active=form.get("active") == "on", password=form.get("password") or None)
+    except BatonError as error:
+        db.session.rollback()
+        return render_template("admin/users.html", rows=users.all_users(db.session), errors=error.errors), 422
+    flash(f"Updated {username}.", "success")
+    return redirect(url_for("admin.user_list"))

@@ -1,0 +1,124 @@
+"""The inbox, the task page and the start page: where people do their work."""
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from engine import definitions, forms, instances, tasks
+from engine.errors import Conflict, Forbidden, Invalid
+
+from .auth import actor
+from .extensions import db
+from .pages import handoff_message, render_markdown
+
+bp = Blueprint("inbox", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+def _filters():
+    return {"process_key": request.args.get("process") or None, "role": request.args.get("role") or None,
+            "search": request.args.get("q") or None}
+
+
+@bp.get("/")
+def index():
+    tab = request.args.get("tab", "all")
+    tab = tab if tab in tasks.TABS else "all"
+    page = max(request.args.get("page", 1, type=int), 1)
+    size = current_app.config["BATON_PAGE_SIZE"]
+    filters = _filters()
+    rows, total = tasks.open_for(db.session, actor(), tab=tab, limit=size, offset=(page - 1) * size, **filters)
+    return render_template("inbox/index.html", rows=rows, total=total, tab=tab, page=page, size=size,
+                           counts=tasks.counts(db.session, actor(), **filters), filters=filters,
+                           processes=definitions.startable(db.session), who_for=tasks.who_for)
+
+
+def _task_or_403(task_id):
+    row = tasks.get(db.session, task_id)
+    if not tasks.may_see(actor(), row):
+        raise Forbidden(f"this task is for {tasks.who_for(row)}; you do not have that role")
+    return row
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id):
+    row = _task_or_403(task_id)
+    instance = instances.get(db.session, row.instance_id)
+    return render_template("inbox/task.html", row=row, instance=instance, errors={}, fields=_fields(row, instance.data),
+                           documentation=render_markdown(row.documentation), who_for=tasks.who_for)
+
+
+def _fields(row, data, submitted=None):
+    return forms.with_defaults(row.form, {**data, **(submitted or {})})
+
+
+@bp.post("/tasks/<task_id>")
+def act(task_id):
+    row = _task_or_403(task_id)
+    action = request.form.get("action")
+    try:
+        if action == "claim":
+            tasks.claim(db.session, task_id, actor())
+            flash(f"You have claimed “{row.name}”.", "info")
+            return redirect(url_for("inbox.task", task_id=task_id))
+        if action == "release":
+            tasks.unclaim(db.session, task_id, actor())
+            flash(f"You released “{row.name}”.", "info")
+            return redirect(url_for("inbox.task", task_id=task_id))
+        if action != "complete":
+            abort(400, "unknown action")
+        submitted = {f["id"]: request.form.get(f["id"]) for f in row.form if f["id"] in request.form}
+        instance = tasks.complete(db.session, task_id, actor(), submitted)
+    except Invalid as error:
+        db.session.rollback()
+        instance = instances.get(db.session, row.instance_id)
+        errors = {e.get("field"): e["message"] for e in error.errors}
+        return render_template("inbox/task.html", row=row, instance=instance, errors=errors,
+                               fields=_fields(row, instance.data, request.form.to_dict()),
+                               documentation=render_markdown(row.documentation), who_for=tasks.who_for), 422
+    except Conflict as error:
+        db.session.rollback()
+        row = tasks.get(db.session, task_id)
+        instance = instances.get(db.session, row.instance_id)
+        flash(str(error), "error")
+        return render_template("inbox/task.html", row=row, instance=instance, errors={}, fields=_fields(row, instance.data),
+                               documentation=render_markdown(row.documentation), who_for=tasks.who_for), 409
+    handoff_message(row.name, instance)
+    return redirect(url_for("inbox.index"))
+
+
+@bp.get("/start")
+def start_list():
+    offer = []
+    for version in definitions.startable(db.session):
+        definition = definitions.get(db.session, version.definition_id)
+        step = instances.start_step(definition, definitions.bundle_for(definition), version.key)
+        if instances.may_start(actor(), step):
+            offer.append((version, step))
+    return render_template("inbox/start.html", offer=offer)
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+def start(key):
+    version = definitions.latest(db.session, key)
+    definition = definitions.get(db.session, version.definition_id)
+    step = instances.start_step(definition, definitions.bundle_for(definition), key)
+    if not instances.may_start(actor(), step):
+        raise Forbidden(f"you may not start {version.name or key}")
+    fields = step["form"] if step else []
+    if request.method == "POST":
+        submitted = {f["id"]: request.form.get(f["id"]) for f in fields if f["id"] in request.form}
+        try:
+            instance = instances.start(db.session, key, submitted, actor())
+        except Invalid as error:
+            db.session.rollback()
+            errors = {e.get("field"): e["message"] for e in error.errors}
+            return render_template("inbox/start_form.html", version=version, step=step, errors=errors,
+                                   fields=forms.with_defaults(fields, request.form.to_dict())), 422
+        flash(f"Started “{instance.label or version.name or key}”.", "success")
+        return redirect(url_for("instances.show", instance_id=instance.id))
+    return render_template("inbox/start_form.html", version=version, step=step, errors={},
+                           fields=forms.with_defaults(fields, {}))

@@ -1,0 +1,75 @@
+"""The modeller pages: the list of diagrams, upload, the bpmn-js editor and saving from it."""
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from engine import definitions
+from engine.errors import Invalid
+from engine.models import ProcessVersion
+
+from .auth import actor
+from .extensions import db
+
+bp = Blueprint("modeller", __name__, url_prefix="/modeller")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+@bp.get("/")
+def index():
+    return render_template("modeller/index.html", rows=definitions.all_definitions(db.session),
+                           may_deploy=actor().has_role(definitions.DESIGNER_ROLE), errors=[])
+
+
+@bp.post("/upload")
+def upload():
+    files = [(f.filename or "diagram.bpmn", f.read()) for f in request.files.getlist("file") if f.filename]
+    try:
+        definition, created = definitions.deploy(db.session, files, actor())
+    except Invalid as error:
+        db.session.rollback()
+        return render_template("modeller/index.html", rows=definitions.all_definitions(db.session),
+                               may_deploy=actor().has_role(definitions.DESIGNER_ROLE), errors=error.errors), 422
+    flash(f"Deployed {definition.filename}." if created else f"{definition.filename} is unchanged.", "success")
+    return redirect(url_for("modeller.edit", definition_id=definition.id))
+
+
+@bp.get("/new")
+def new():
+    return render_template("modeller/edit.html", definition=None, xml_url="",
+                           may_save=actor().has_role(definitions.DESIGNER_ROLE))
+
+
+@bp.get("/<int:definition_id>")
+def edit(definition_id):
+    definition = definitions.get(db.session, definition_id)
+    return render_template("modeller/edit.html", definition=definition,
+                           xml_url=url_for("modeller.xml", definition_id=definition_id),
+                           may_save=actor().has_role(definitions.DESIGNER_ROLE))
+
+
+@bp.get("/<int:definition_id>/xml")
+def xml(definition_id):
+    first = definitions.get(db.session, definition_id).files[0]
+    return Response(first.content, mimetype="application/xml")
+
+
+@bp.post("/save")
+def save():
+    """Save XML from the editor: the same checks as deploy; a changed diagram is a new version."""
+    filename = (request.args.get("name") or "diagram") + ".bpmn"
+    definition, created = definitions.deploy(db.session, [(filename, request.get_data())], actor())
+    body = {**definitions.describe(definition), "url": url_for("modeller.edit", definition_id=definition.id)}
+    return jsonify(body), 201 if created else 200
+
+
+@bp.get("/processes/<key>")
+def versions(key):
+    rows = db.session.scalars(select(ProcessVersion).where(ProcessVersion.key == key)
+                              .order_by(ProcessVersion.version.desc())).all()
+    return render_template("modeller/versions.html", key=key, rows=rows,
+                           definitions={r.definition_id: definitions.get(db.session, r.definition_id) for r in rows})
