@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import clock, deadlines, definitions, forms, history, workflows
+from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflows
 from .access import candidate_keys, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -89,6 +89,7 @@ def commit_change(session, instance, workflow, definition, incident=None, actor=
     instance.data = plain(workflows.current_data(workflow))
     instance.updated_at = now
     _sync_tasks(session, instance, workflow, definition, now, open_to_work=instance.status == "running")
+    waiting.project(session, instance, workflow)
     try:
         session.commit()
     except StaleDataError:
@@ -112,7 +113,9 @@ def _sync_tasks(session, instance, workflow, definition, now, open_to_work):
             history.record(session, instance, "task_cancelled", row.element_id, row.id)
     for task_id, task in ready.items():
         if task_id not in known:
-            session.add(_new_task_row(session, instance, definition, task, now))
+            row = _new_task_row(session, instance, definition, task, now)
+            session.add(row)
+            notifications.task_ready(session, row)
 
 
 def _step_of(definition, task):

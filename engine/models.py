@@ -17,6 +17,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -124,6 +125,8 @@ class HumanTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_by: Mapped[str | None] = mapped_column(String(80))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    overdue_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     candidates: Mapped[list["TaskCandidate"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
@@ -146,3 +149,36 @@ class Event(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     user: Mapped[str | None] = mapped_column(String(80))
     data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class EventWait(Base):
+    """A message or signal an instance is waiting for, so delivery finds it without loading every instance."""
+    __tablename__ = "event_waits"
+    __table_args__ = (Index("ix_event_waits_lookup", "kind", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class Notification(Base):
+    """One message to one person or endpoint, kept with its delivery status; the outbox the worker drains."""
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),
+                      Index("ix_notifications_inbox", "recipient", "channel", "read_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))          # app, email, webhook
+    kind: Mapped[str] = mapped_column(String(40))             # task_ready, reminder, overdue, escalation, email_step
+    recipient: Mapped[str | None] = mapped_column(String(80))  # username, when the notice is for a person
+    target: Mapped[str | None] = mapped_column(String(500))   # email address or webhook URL
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20))           # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)

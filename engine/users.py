@@ -30,7 +30,7 @@ def find(session, username):
     return user
 
 
-def create(session, username, password, roles=(), admin=False):
+def create(session, username, password, roles=(), admin=False, email=None):
     errors = []
     if not isinstance(username, str) or not _USERNAME.match(username):
         errors.append({"field": "username", "message": "use 1-80 letters, digits, . _ @ or -"})
@@ -42,15 +42,17 @@ def create(session, username, password, roles=(), admin=False):
         raise Invalid("invalid user", errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists", [{"field": "username", "message": "already exists"}])
-    user = User(username=username, password_hash=generate_password_hash(password), is_admin=bool(admin),
+    user = User(username=username, password_hash=generate_password_hash(password), is_admin=bool(admin), email=email,
                 roles=[UserRole(role=r) for r in normalise_roles(roles)])
     session.add(user)
     session.commit()
     return user
 
 
-def update(session, username, roles=None, admin=None, active=None, password=None):
+def update(session, username, roles=None, admin=None, active=None, password=None, email=None):
     user = find(session, username)
+    if email is not None:
+        user.email = email.strip() or None
     if roles is not None:
         user.roles = [UserRole(role=r) for r in normalise_roles(roles)]
     if admin is not None:

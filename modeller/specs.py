@@ -14,7 +14,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from . import elements, normalise
-from .reader import Problem
+from .reader import BPMN_NS, Problem
 
 DIALECTS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser}
 
@@ -63,7 +63,7 @@ def build(documents):
     for document in bundle.diagrams:
         bundle.steps.update(elements.human_steps(document.root))
         bundle.code.extend(elements.code(document.root))
-    problems += _form_problems(bundle)
+    problems += _form_problems(bundle) + _reserved_id_problems(bundle)
     executable = [p.key for p in bundle.processes if p.executable]
     if problems or not executable:
         return bundle, problems
@@ -79,6 +79,23 @@ def build(documents):
     except Exception as error:  # the parsers raise more than ValidationException on odd input
         problems.append(_as_problem(error, documents))
     return bundle, problems
+
+
+RESERVED_IDS = {"Start", "End"}
+
+
+def _reserved_id_problems(bundle):
+    """SpiffWorkflow names internal tasks `Start`, `End` and `<process>.EndJoin`; an element with such an
+    id silently replaces them and the process loses its body."""
+    found = []
+    for document in bundle.diagrams:
+        for process in document.root.iter(f"{{{BPMN_NS}}}process"):
+            reserved = RESERVED_IDS | {f"{process.get('id')}.EndJoin"}
+            for element in process.iter():
+                if element.get("id") in reserved:
+                    found.append(Problem(f"element id {element.get('id')!r} is reserved by the engine; rename it",
+                                         element.get("id"), element.sourceline, document.filename))
+    return found
 
 
 def _form_problems(bundle):

@@ -31,7 +31,8 @@ def user_list():
 def add_user():
     try:
         users.create(db.session, request.form.get("username", ""), request.form.get("password", ""),
-                     _roles(request.form.get("roles")), request.form.get("admin") == "on")
+                     _roles(request.form.get("roles")), request.form.get("admin") == "on",
+                     request.form.get("email") or None)
     except BatonError as error:
         db.session.rollback()
         return render_template("admin/users.html", rows=users.all_users(db.session), errors=error.errors), 422
@@ -44,7 +45,8 @@ def update_user(username):
     form = request.form
     try:
         users.update(db.session, username, roles=_roles(form.get("roles")), admin=form.get("admin") == "on",
-                     active=form.get("active") == "on", password=form.get("password") or None)
+                     active=form.get("active") == "on", password=form.get("password") or None,
+                     email=form.get("email", ""))
     except BatonError as error:
         db.session.rollback()
         return render_template("admin/users.html", rows=users.all_users(db.session), errors=error.errors), 422

@@ -1,7 +1,7 @@
 """The JSON API (`/api/v1`): HTTP Basic or Bearer token on every call; errors are {"errors": [...]}."""
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from engine import definitions, history, instances, tasks, users
+from engine import definitions, history, instances, messages, tasks, users
 from engine.errors import Forbidden, Invalid
 
 from .auth import api_user
@@ -128,7 +128,7 @@ def complete(task_id):
 
 
 def _describe_user(user):
-    return {"username": user.username, "roles": user.role_names, "admin": user.is_admin, "active": user.active}
+    return {"username": user.username, "email": user.email, "roles": user.role_names, "admin": user.is_admin, "active": user.active}
 
 
 @bp.post("/users")
@@ -137,7 +137,7 @@ def create_user():
         raise Forbidden("only admins may add users")
     body = _json_object()
     user = users.create(db.session, body.get("username"), body.get("password"), body.get("roles", []),
-                        bool(body.get("admin", False)))
+                        bool(body.get("admin", False)), body.get("email"))
     return jsonify(_describe_user(user)), 201
 
 
@@ -152,3 +152,20 @@ def list_users():
 def create_token():
     """A bearer token for the caller (shown once)."""
     return jsonify({"token": users.issue_token(db.session, users.find(db.session, g.actor.username))}), 201
+
+
+@bp.post("/messages")
+def message():
+    """Deliver a BPMN message: {"name", "correlation": {...}, "data": {...}}."""
+    body = _json_object()
+    ids = messages.deliver(db.session, body.get("name"), body.get("correlation", {}), body.get("data", {}),
+                           g.actor.username)
+    return jsonify({"delivered_to": ids})
+
+
+@bp.post("/signals")
+def signal():
+    """Throw a BPMN signal to every instance waiting for it: {"name", "data": {...}}."""
+    body = _json_object()
+    return jsonify({"delivered_to": messages.broadcast(db.session, body.get("name"), body.get("data", {}),
+                                                       g.actor.username)})

@@ -74,9 +74,10 @@ def users_group():
 @click.option("--password", required=True)
 @click.option("--role", "roles", multiple=True, help="a role; repeat for several")
 @click.option("--admin", is_flag=True)
+@click.option("--email", help="where email notifications go")
 @with_appcontext
-def users_add(username, password, roles, admin):
-    user = _engine_call(users.create, db.session, username, password, list(roles), admin)
+def users_add(username, password, roles, admin, email):
+    user = _engine_call(users.create, db.session, username, password, list(roles), admin, email)
     click.echo(f"added {user.username} (roles: {', '.join(user.role_names) or 'none'}{', admin' if admin else ''})")
 
 
@@ -154,3 +155,24 @@ def demo():
     click.echo("Demo users (username / password / roles):")
     for username, password, roles in logins:
         click.echo(f"  {username:24} {password:28} {', '.join(roles)}")
+
+
+@main.command("worker")
+@click.option("--interval", default=1.0, type=float, help="seconds between passes")
+@click.option("--once", is_flag=True, help="one pass, then exit")
+@with_appcontext
+def worker(interval, once):
+    """Fire due timers and send due notifications (run one or more next to `baton serve`)."""
+    import logging
+
+    from engine import worker as background
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if once:
+        _print_json(background.run_once(db.session))
+        return
+    click.echo(f"worker polling every {interval} s; Ctrl-C to stop")
+    factory = database.connect(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        background.run_forever(factory, interval)
+    except KeyboardInterrupt:
+        pass

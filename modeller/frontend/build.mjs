@@ -52,6 +52,52 @@ const bpmnlintConfigPlugin = {
   }
 };
 
+/**
+ * esbuild plugin: keep the bundle free of style="" attributes in markup, which
+ * a strict Content-Security-Policy (style-src without 'unsafe-inline') blocks.
+ *
+ *  - every `min-dom` import gets src/csp-safe-dom.js (domify applies style
+ *    attributes through element.style instead);
+ *  - bpmn-js' align / distribute icons (inline SVG rendered by the popup menu)
+ *    get SVG presentation attributes instead of style="".
+ */
+const cspSafeDom = path.join(here, 'src', 'csp-safe-dom.js');
+
+const cspPlugin = {
+  name: 'csp-safe-markup',
+  setup(build) {
+    build.onResolve({ filter: /^min-dom$/ }, (args) => {
+      if (args.importer === cspSafeDom) {
+        return undefined;
+      }
+
+      return { path: cspSafeDom };
+    });
+
+    build.onLoad({ filter: /bpmn-js[\\/]lib[\\/]features[\\/](align|distribute)-elements[\\/]\w+Icons\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+
+      let count = 0;
+
+      const contents = source.replace(/\sstyle="([^"]*)"/g, (match, declarations) => {
+        count++;
+
+        return declarations.split(';').map((declaration) => declaration.trim()).filter(Boolean).map((declaration) => {
+          const [ property, ...value ] = declaration.split(':');
+
+          return ` ${property.trim()}="${value.join(':').trim()}"`;
+        }).join('');
+      });
+
+      if (!count) {
+        throw new Error(`csp-safe-markup: no style attributes found in ${args.path}, check the patch`);
+      }
+
+      return { contents, loader: 'js' };
+    });
+  }
+};
+
 /** List the npm packages that ended up in the bundles, with their licences. */
 function writeLicenses(metafile) {
   const packages = new Map();
@@ -115,7 +161,7 @@ const options = {
   },
   metafile: true,
   logLevel: 'warning',
-  plugins: [ bpmnlintConfigPlugin ]
+  plugins: [ bpmnlintConfigPlugin, cspPlugin ]
 };
 
 const started = Date.now();

@@ -1,5 +1,8 @@
 import { layoutProcess } from 'bpmn-auto-layout';
 
+import { deconflictPrefixes } from './namespace-prefixes';
+import { decodeXml } from './xml-decode';
+
 /**
  * Whether the XML carries diagram interchange (shapes) that bpmn-js can draw.
  *
@@ -13,15 +16,23 @@ export function hasShapes(xml) {
 /**
  * Import XML into a bpmn-js instance. Diagrams without any BPMNShape
  * (no bpmndi:BPMNDiagram, or an empty plane) are laid out automatically
- * first with bpmn-auto-layout.
+ * first with bpmn-auto-layout. Namespace prefixes that clash with a
+ * registered moddle package (e.g. `camunda` bound to another URI) are
+ * renamed so the diagram can be saved again.
  *
  * @param {import('bpmn-js/lib/BaseViewer').default} bpmnjs
  * @param {string} xml
  *
- * @return {Promise<{ warnings: Array<any>, autoLayout: boolean }>}
+ * @return {Promise<{ warnings: Array<any>, autoLayout: boolean,
+ *   renamedPrefixes: Object<string, string> }>}
  */
 export async function importDiagram(bpmnjs, xml) {
   let autoLayout = false;
+
+  const packages = bpmnjs.get('moddle').getPackages();
+  const deconflicted = deconflictPrefixes(xml, packages);
+
+  xml = deconflicted.xml;
 
   if (!hasShapes(xml)) {
     xml = await layoutProcess(xml);
@@ -30,7 +41,7 @@ export async function importDiagram(bpmnjs, xml) {
 
   const { warnings } = await bpmnjs.importXML(xml);
 
-  return { warnings, autoLayout };
+  return { warnings, autoLayout, renamedPrefixes: deconflicted.renamed };
 }
 
 /**
@@ -49,5 +60,15 @@ export async function fetchXml(url) {
     throw new Error(`could not load diagram (HTTP ${response.status})`);
   }
 
-  return response.text();
+  return decodeXml(await response.arrayBuffer());
+}
+
+/**
+ * Read a local file (open dialog, drag and drop) as XML text.
+ *
+ * @param {File} file
+ * @return {Promise<string>}
+ */
+export async function readXmlFile(file) {
+  return decodeXml(await file.arrayBuffer());
 }

@@ -28,13 +28,14 @@ import MinimapModule from 'diagram-js-minimap';
 import TokenSimulationModule from 'bpmn-js-token-simulation';
 
 import { blankDiagram } from './blank-diagram';
-import { fetchXml, importDiagram } from './diagram-import';
+import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
 import { createSave } from './save';
 import { setupExport } from './export';
 import { setupFileOpen } from './file-drop';
 import { createStatus } from './status';
+import { observeCanvasResize } from './canvas-resize';
 
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
@@ -71,7 +72,7 @@ function start(root) {
       bpmnlint: lintConfig
     },
     minimap: {
-      open: true
+      open: false
     },
     additionalModules: [
       BpmnPropertiesPanelModule,
@@ -86,6 +87,8 @@ function start(root) {
       camunda: camundaModdle
     }
   });
+
+  observeCanvasResize(modeler, canvasContainer);
 
   let name = config.name;
 
@@ -186,7 +189,7 @@ function start(root) {
 
   async function openFile(file) {
     try {
-      const xml = await file.text();
+      const xml = await readXmlFile(file);
       const result = await openXML(xml);
 
       name = file.name.replace(/\.(bpmn|xml)$/i, '') || name;

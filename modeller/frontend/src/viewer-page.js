@@ -12,6 +12,7 @@ import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import { fetchXml, importDiagram } from './diagram-import';
 import { createInstanceHighlight } from './instance-highlight';
+import { observeCanvasResize } from './canvas-resize';
 
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
@@ -47,9 +48,11 @@ function start(root) {
   const xmlUrl = root.dataset.xmlUrl || '';
   const stateUrl = root.dataset.stateUrl || '';
 
-  const viewer = new NavigatedViewer({
-    container: document.getElementById('viewer-canvas') || root
-  });
+  const container = document.getElementById('viewer-canvas') || root;
+
+  const viewer = new NavigatedViewer({ container });
+
+  observeCanvasResize(viewer, container);
 
   const highlight = createInstanceHighlight(viewer);
 

@@ -1,0 +1,70 @@
+"""Delivering messages and signals from outside (an ebook download, a payment received) to the
+instances waiting for them. `event_waits` finds the candidates without loading every instance;
+a message goes to the instances whose data matches its correlation, a signal to every waiter."""
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from sqlalchemy import select
+
+from . import history, instances, waiting, workflows
+from .data import plain
+from .errors import Invalid, NotFound
+from .models import EventWait, Instance
+
+
+def _waiters(session, kind, name):
+    ids = select(EventWait.instance_id).where(EventWait.kind == kind, EventWait.name == name)
+    return session.scalars(select(Instance).where(Instance.id.in_(ids), Instance.status == "running")
+                           .order_by(Instance.id)).all()
+
+
+def _matches(instance, correlation):
+    return all(instance.data.get(key) == value for key, value in correlation.items())
+
+
+def _deliver_to(session, instance, kind, name, data, actor_name):
+    definition, workflow = instances.load(session, instance)
+    task, event_definition = waiting.catching(workflow, name)
+    if task is None:  # the projection was stale; nothing to do for this one
+        session.rollback()
+        return False
+    # message data joins the instance data; Camunda-flavoured definitions also keep it under one name
+    task.data.update(data)
+    payload = {"payload": data, "result_var": "last_message"} if hasattr(event_definition, "result_var") else data
+    workflow.send_event(BpmnEvent(event_definition, payload=payload))
+    history.record(session, instance, f"{kind}_received", task.task_spec.bpmn_id, user=actor_name,
+                   data={"name": name, "data": plain(data)})
+    instances.commit_change(session, instance, workflow, definition, workflows.advance(workflow))
+    return True
+
+
+def _check(name, correlation, data):
+    errors = []
+    if not isinstance(name, str) or not name.strip():
+        errors.append({"field": "name", "message": "must be a non-empty string"})
+    for key, value in (("correlation", correlation), ("data", data)):
+        if not isinstance(value, dict):
+            errors.append({"field": key, "message": "must be an object"})
+    if errors:
+        raise Invalid("invalid event", errors)
+
+
+def deliver(session, name, correlation=None, data=None, actor_name=None):
+    """Deliver message `name` to the waiting instances whose data matches `correlation`; return their ids."""
+    correlation, data = correlation or {}, data or {}
+    _check(name, correlation, data)
+    targets = [i for i in _waiters(session, "message", name) if _matches(i, correlation)]
+    if not targets:
+        raise NotFound(f"no running instance is waiting for message {name!r}"
+                       + (f" with correlation {correlation}" if correlation else ""))
+    if not correlation:
+        targets = targets[:1]   # an uncorrelated message goes to one waiter, the oldest
+    return [i.id for i in targets if _deliver_to(session, i, "message", name, data, actor_name)]
+
+
+def broadcast(session, name, data=None, actor_name=None):
+    """Throw signal `name` to every instance waiting for it; return their ids."""
+    data = data or {}
+    _check(name, {}, data)
+    targets = _waiters(session, "signal", name)
+    if not targets:
+        raise NotFound(f"no running instance is waiting for signal {name!r}")
+    return [i.id for i in targets if _deliver_to(session, i, "signal", name, data, actor_name)]

@@ -1,0 +1,198 @@
+"""Telling people: a task is ready for you, its deadline is near, it is overdue.
+
+Notifications are written to an outbox table in the same transaction as the change that causes
+them, and delivered by the worker: a slow mail server or a dead webhook never blocks the engine,
+and a failed delivery is retried with back-off. Channels: in-app (the bell), email over SMTP
+(`BATON_SMTP_URL`), and a JSON webhook per role (`BATON_ROLE_WEBHOOKS`, the `{"text": ...}` body
+Slack and Teams incoming webhooks accept).
+"""
+import json
+import os
+import smtplib
+import urllib.request
+from datetime import timedelta
+from email.message import EmailMessage
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import func, or_, select
+
+from . import clock, history
+from .models import HumanTask, Instance, Notification, User, UserRole
+
+MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = 30
+
+
+def reminder_lead():
+    return timedelta(hours=float(os.environ.get("BATON_REMINDER_HOURS", 24)))
+
+
+def manager_role():
+    return os.environ.get("BATON_MANAGER_ROLE", "manager").strip().lower()
+
+
+def role_webhooks():
+    """{role: url} from BATON_ROLE_WEBHOOKS (a JSON object)."""
+    try:
+        hooks = json.loads(os.environ.get("BATON_ROLE_WEBHOOKS", "{}"))
+    except json.JSONDecodeError:
+        return {}
+    return {str(k).strip().lower(): str(v) for k, v in hooks.items()} if isinstance(hooks, dict) else {}
+
+
+def _people(session, roles=(), usernames=()):
+    query = select(User).where(User.active.is_(True))
+    conditions = []
+    if roles:
+        conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(list(roles)))))
+    if usernames:
+        conditions.append(User.username.in_(list(usernames)))
+    return session.scalars(query.where(or_(*conditions))).all() if conditions else []
+
+
+def owners(session, row):
+    """Who a task is for: its claimer, else its assignee, else everyone in its roles."""
+    if row.claimed_by or row.assignee:
+        return _people(session, usernames=[row.claimed_by or row.assignee])
+    return _people(session, roles=row.roles)
+
+
+def _notify(session, people, kind, subject, body, row, roles=()):
+    now = clock.now()
+    for person in people:
+        session.add(Notification(channel="app", kind=kind, recipient=person.username, subject=subject, body=body,
+                                 instance_id=row.instance_id, task_id=row.id, status="sent", sent_at=now))
+        if person.email:
+            session.add(Notification(channel="email", kind=kind, recipient=person.username, target=person.email,
+                                     subject=subject, body=body, instance_id=row.instance_id, task_id=row.id,
+                                     status="pending", next_attempt_at=now))
+    hooks = role_webhooks()
+    for role in roles:
+        if role in hooks:
+            session.add(Notification(channel="webhook", kind=kind, target=hooks[role], subject=subject, body=body,
+                                     instance_id=row.instance_id, task_id=row.id, status="pending",
+                                     next_attempt_at=now))
+
+
+def _describe(row):
+    label = row.instance_label or f"#{row.instance_id}"
+    due = f" Due {row.due_at:%Y-%m-%d %H:%M} UTC." if row.due_at else ""
+    return f"{row.name} — {row.process_name} {label}", f"“{row.name}” in {row.process_name} {label}.{due}"
+
+
+def task_ready(session, row):
+    """Called when a task row is created, inside the same transaction."""
+    subject, body = _describe(row)
+    _notify(session, owners(session, row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
+            row.roles)
+
+
+def send_reminders(session, now):
+    """A reminder before each deadline (at the follow-up date, else BATON_REMINDER_HOURS before)."""
+    lead, sent = reminder_lead(), 0
+    # the index on (state, due_at) narrows this to tasks due within the lead time, or with a follow-up date
+    rows = session.scalars(select(HumanTask).where(
+        HumanTask.state == "open", HumanTask.reminder_sent_at.is_(None),
+        or_(HumanTask.due_at <= now + lead, HumanTask.follow_up_at <= now))).all()
+    for row in rows:
+        at = row.follow_up_at or row.due_at - lead
+        if at > now or (row.due_at is not None and row.due_at <= now):
+            continue   # not yet; or already overdue, where the overdue notice says it all
+        subject, body = _describe(row)
+        _notify(session, owners(session, row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
+                row.roles)
+        row.reminder_sent_at = now
+        sent += 1
+    session.commit()
+    return sent
+
+
+def mark_overdue(session, now):
+    """An overdue notice to the owners and to the manager role when a deadline passes."""
+    rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.due_at <= now,
+                                                   HumanTask.overdue_sent_at.is_(None))).all()
+    for row in rows:
+        subject, body = _describe(row)
+        managers = [p for p in _people(session, roles=[manager_role()]) if p not in owners(session, row)]
+        _notify(session, owners(session, row) + managers, "overdue", f"Overdue: {subject}", f"Overdue: {body}", row,
+                row.roles)
+        row.overdue_sent_at = now
+        history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,
+                       data={"due_at": row.due_at.isoformat()})
+    session.commit()
+    return len(rows)
+
+
+def _send_email(notification):
+    url = urlparse(os.environ.get("BATON_SMTP_URL", ""))
+    if url.scheme not in ("smtp", "smtps"):
+        raise RuntimeError("BATON_SMTP_URL is not set (smtp://host:port or smtps://user:password@host:port)")
+    message = EmailMessage()
+    message["From"] = os.environ.get("BATON_MAIL_FROM", "baton@localhost")
+    message["To"] = notification.target
+    message["Subject"] = notification.subject
+    message.set_content(notification.body)
+    client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with client_class(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as client:
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)
+
+
+def _send_webhook(notification):
+    body = json.dumps({"text": f"{notification.subject}\n{notification.body}", "kind": notification.kind,
+                       "instance_id": notification.instance_id, "task_id": notification.task_id}).encode()
+    request = urllib.request.Request(notification.target, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - admin-configured URL
+        if response.status >= 300:
+            raise RuntimeError(f"webhook answered {response.status}")
+
+
+SENDERS = {"email": _send_email, "webhook": _send_webhook}
+
+
+def deliver_pending(session, now, limit=100):
+    """Send what is due; a failure is retried later with doubling waits, then marked failed."""
+    due = session.scalars(select(Notification).where(Notification.status == "pending",
+                                                     Notification.next_attempt_at <= now)
+                          .order_by(Notification.id).limit(limit)).all()
+    sent = 0
+    for notification in due:
+        try:
+            SENDERS[notification.channel](notification)
+        except Exception as error:  # any delivery failure is recorded and retried, never raised
+            notification.attempts += 1
+            notification.last_error = f"{error.__class__.__name__}: {error}"[:2000]
+            if notification.attempts >= MAX_ATTEMPTS:
+                notification.status = "failed"
+            else:
+                notification.next_attempt_at = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** notification.attempts)
+        else:
+            notification.attempts += 1
+            notification.status, notification.sent_at = "sent", now
+            sent += 1
+        session.commit()
+    return sent
+
+
+def run_due(session, now):
+    return {"reminders": send_reminders(session, now), "overdue": mark_overdue(session, now),
+            "delivered": deliver_pending(session, now)}
+
+
+def unread(session, username, limit=20):
+    query = select(Notification).where(Notification.recipient == username, Notification.channel == "app",
+                                       Notification.read_at.is_(None))
+    return session.scalars(query.order_by(Notification.id.desc()).limit(limit)).all()
+
+
+def unread_count(session, username):
+    return session.scalar(select(func.count(Notification.id)).where(
+        Notification.recipient == username, Notification.channel == "app", Notification.read_at.is_(None)))
+
+
+def mark_read(session, username):
+    for notification in unread(session, username, limit=1000):
+        notification.read_at = clock.now()
+    session.commit()

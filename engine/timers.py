@@ -1,0 +1,60 @@
+"""Firing due BPMN timers. The database is the queue: `instances.next_timer_at` says which
+instances have a timer due, each is fired in its own transaction, and the instance's optimistic
+lock (plus `SKIP LOCKED` on PostgreSQL) makes sure two workers never fire the same timer twice."""
+from sqlalchemy import select
+
+from . import clock, history, instances, waiting, workflows
+from .errors import Conflict
+from .models import Instance
+
+MAX_ROUNDS = 100  # a cycle timer missed many times fires once per round, oldest first
+
+
+def due_instances(session, now, limit):
+    query = (select(Instance.id).where(Instance.status == "running", Instance.next_timer_at <= now)
+             .order_by(Instance.next_timer_at, Instance.id).limit(limit))
+    return list(session.scalars(query))
+
+
+def _lock(session, instance_id):
+    """The instance row, locked for this transaction on PostgreSQL; None if another worker holds it."""
+    query = select(Instance).where(Instance.id == instance_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
+
+
+def fire_instance(session, instance_id, now):
+    """Fire every timer of one instance that is due at `now`; return how many fired."""
+    instance = _lock(session, instance_id)
+    if instance is None or instance.status != "running" or not instance.next_timer_at \
+            or instance.next_timer_at > now:
+        session.rollback()
+        return 0
+    definition, workflow = instances.load(session, instance)
+    fired, incident = 0, None
+    for _ in range(MAX_ROUNDS):
+        before = waiting.timers(workflow)
+        workflow.refresh_timers()
+        incident = workflows.advance(workflow)
+        after = waiting.timers(workflow)
+        went = [task_id for task_id, due in before.items() if after.get(task_id) != due]
+        for task_id in went:
+            task = workflow.get_task_from_id(task_id)
+            history.record(session, instance, "timer_fired", task.task_spec.bpmn_id, str(task_id),
+                           data={"due": before[task_id].isoformat() if before[task_id] else None})
+        fired += len(went)
+        due = waiting.next_timer(workflow)
+        if incident or not went or due is None or due > now:
+            break
+    try:
+        instances.commit_change(session, instance, workflow, definition, incident)
+    except Conflict:
+        return 0   # another worker or a user changed it first; its next_timer_at is fresh again
+    return fired
+
+
+def fire_due(session, now=None, limit=500):
+    """Fire what is due, oldest first; return the number of timers fired."""
+    now = now or clock.now()
+    return sum(fire_instance(session, instance_id, now) for instance_id in due_instances(session, now, limit))

@@ -1,0 +1,81 @@
+"""What a workflow waits for, projected into indexed columns: the next timer due time
+(`instances.next_timer_at`) and the messages and signals it can catch (`event_waits`).
+
+SpiffWorkflow's timers read `datetime.now()` themselves; they are pointed at `engine.clock`
+here so that tests pass time in instead of sleeping, and so every part of Baton agrees on "now".
+"""
+from datetime import datetime, timezone
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import delete
+
+from . import clock
+from .models import EventWait
+
+TIMER_TYPES = {"TimerEventDefinition", "TimeDateEventDefinition", "DurationTimerEventDefinition",
+               "CycleTimerEventDefinition"}
+CATCH_KINDS = {"MessageEventDefinition": "message", "SignalEventDefinition": "signal"}
+
+
+class _ClockedDatetime(datetime):
+    """`datetime` whose `now()` is Baton's clock (aware UTC when asked for a zone)."""
+
+    @classmethod
+    def now(cls, tz=None):
+        moment = clock.now().replace(tzinfo=timezone.utc)
+        return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+
+
+_timer_module.datetime = _ClockedDatetime
+
+
+def as_naive_utc(value):
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else value
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _waiting(workflow):
+    """(task, event definition) for every waiting catch, with event-based gateways and multiple
+    events opened up (SpiffWorkflow keeps their definitions inside one MultipleEventDefinition)."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = task.task_spec.event_definition
+        for item in getattr(definition, "event_definitions", None) or [definition]:
+            yield task, item
+
+
+def timers(workflow):
+    """task id → due time (naive UTC) of every waiting timer; a cycle timer's due time moves as it fires."""
+    return {task.id: as_naive_utc(task.internal_data.get("event_value"))
+            for task, item in _waiting(workflow) if type(item).__name__ in TIMER_TYPES}
+
+
+def next_timer(workflow):
+    """The earliest due time of the workflow's waiting timers, or None."""
+    due = [d for d in timers(workflow).values() if d is not None]
+    return min(due) if due else None
+
+
+def catchable(workflow):
+    """{(kind, name)} of messages and signals the workflow is waiting for."""
+    return {(CATCH_KINDS[type(item).__name__], item.name) for _, item in _waiting(workflow)
+            if type(item).__name__ in CATCH_KINDS}
+
+
+def catching(workflow, name):
+    """The waiting task and event definition that catch `name`, or (None, None)."""
+    return next(((task, item) for task, item in _waiting(workflow) if getattr(item, "name", None) == name),
+                (None, None))
+
+
+def project(session, instance, workflow):
+    """Refresh the instance's timer and event-wait columns from its workflow."""
+    running = instance.status == "running"
+    instance.next_timer_at = next_timer(workflow) if running else None
+    session.execute(delete(EventWait).where(EventWait.instance_id == instance.id))
+    if running:
+        session.add_all(EventWait(instance_id=instance.id, kind=k, name=n) for k, n in sorted(catchable(workflow)))

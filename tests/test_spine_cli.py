@@ -1,0 +1,62 @@
+"""The same spine through the `baton` command a server operator uses: deploy, start, tasks, complete."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DIAGRAMS, PASSWORD
+
+BATON = Path(sys.executable).with_name("baton")
+
+
+def baton(db_url, *args, ok=True):
+    env = {**os.environ, "BATON_DATABASE_URL": db_url, "BATON_SECRET_KEY": "cli-test"}
+    result = subprocess.run([str(BATON), *args], capture_output=True, text=True, env=env, timeout=120)
+    if ok:
+        assert result.returncode == 0, f"baton {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def open_tasks(db_url, user):
+    return json.loads(baton(db_url, "tasks", "--user", user, "--json").stdout)
+
+
+def test_cli_drives_the_campaign(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    assert BATON.exists(), "the `baton` console script is missing: run `make venv`"
+    assert "up to date" in baton(db_url, "db", "upgrade").stdout
+    for name, role in [("mia", "manager"), ("walt", "writer"), ("dora", "designer")]:
+        baton(db_url, "users", "add", name, "--password", PASSWORD, "--role", role)
+
+    deployed = json.loads(baton(db_url, "deploy", str(DIAGRAMS / "campaign_review.bpmn")).stdout)
+    assert deployed["created"] and deployed["processes"][0]["key"] == "campaign_review"
+
+    refused = baton(db_url, "start", "campaign_review", "--user", "mia", "--data", '{"budget": -1}', ok=False)
+    assert refused.returncode == 1 and "title" in refused.stderr and "must be at least 0" in refused.stderr
+
+    started = json.loads(baton(db_url, "start", "campaign_review", "--user", "mia",
+                               "--data", '{"title": "CLI launch"}').stdout)
+    assert started["status"] == "running"
+    assert open_tasks(db_url, "dora") == []
+    (brief,) = open_tasks(db_url, "walt")
+    assert brief["element_id"] == "Task_brief"
+
+    wrong_role = baton(db_url, "complete", brief["id"], "--user", "dora", "--data", '{"brief": "From the CLI!"}',
+                       ok=False)
+    assert wrong_role.returncode == 1 and "may not do task" in wrong_role.stderr
+    baton(db_url, "complete", brief["id"], "--user", "walt", "--data", '{"brief": "From the CLI, brief"}')
+    again = baton(db_url, "complete", brief["id"], "--user", "walt", "--data", '{"brief": "From the CLI, brief"}',
+                  ok=False)
+    assert again.returncode == 1 and "no longer open" in again.stderr
+
+    (copy,) = open_tasks(db_url, "walt")
+    (visuals,) = open_tasks(db_url, "dora")
+    baton(db_url, "complete", copy["id"], "--user", "walt", "--data", '{"copy": "Buy"}')
+    baton(db_url, "complete", visuals["id"], "--user", "dora", "--data", '{"visual_url": "v.png"}')
+    (approve,) = open_tasks(db_url, "mia")
+    final = json.loads(baton(db_url, "complete", approve["id"], "--user", "mia", "--data", '{"approved": true}').stdout)
+    assert final["status"] == "completed"
+
+    listing = baton(db_url, "tasks").stdout
+    assert listing.strip().endswith("0 open task(s)")
