@@ -1,8 +1,10 @@
 """Shared fixtures: a migrated database per test, the Flask app on it, people in roles, API clients."""
 import base64
+import os
 from pathlib import Path
 
 import pytest
+from pg import Cluster
 
 from engine import database, users
 from engine.access import Actor
@@ -20,8 +22,30 @@ def diagram(name):
     return (DIAGRAMS / name).read_bytes()
 
 
+ON_POSTGRES = os.environ.get("BATON_TEST_DB") == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster for the whole run."""
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def db_url(tmp_path):
+def pg_url(postgres):
+    """A fresh, migrated PostgreSQL database (for tests that need PostgreSQL itself)."""
+    url = postgres.new_database()
+    database.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db_url(request, tmp_path):
+    """A fresh, migrated database: SQLite, or PostgreSQL when BATON_TEST_DB=postgresql."""
+    if ON_POSTGRES:
+        return request.getfixturevalue("pg_url")
     url = f"sqlite:///{tmp_path / 'baton.sqlite3'}"
     database.upgrade(url)
     return url

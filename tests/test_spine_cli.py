@@ -22,8 +22,7 @@ def open_tasks(db_url, user):
     return json.loads(baton(db_url, "tasks", "--user", user, "--json").stdout)
 
 
-def test_cli_drives_the_campaign(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+def test_cli_drives_the_campaign(db_url):
     assert BATON.exists(), "the `baton` console script is missing: run `make venv`"
     assert "up to date" in baton(db_url, "db", "upgrade").stdout
     for name, role in [("mia", "manager"), ("walt", "writer"), ("dora", "designer")]:

@@ -157,6 +157,20 @@ STANDARD_NS = {
 }
 
 
+# losses that are upstream behaviour, not Baton's doing
+KNOWN_LOSSES = {
+    # bpmn-js Modeler's BpmnDiOrdering rebuilds the plane from imported elements on saveXML,
+    # dropping the invalid <BPMNEdge id="_985753e3..."> that has no bpmnElement (and its label)
+    "C.7.0.bpmn": {"@{http://www.omg.org/spec/BPMN/non-normative/color/1.0}border-color": 1,
+                   "@{http://www.omg.org/spec/BPMN/non-normative/color/1.0}color": 1,
+                   "@{http://www.trisotech.com/2015/triso/modeling}defaultBounds": 1,
+                   "@{http://www.trisotech.com/2015/triso/modeling}labelPosition": 1},
+    # moddle keeps attributes of unknown elements by local name: <triso:allowedValues
+    # constraintsType=".." triso:constraintsType=".."> keeps only the unprefixed one
+    "C.8.1.bpmn": {"@{http://www.trisotech.com/2015/triso/modeling}constraintsType": 2},
+}
+
+
 def foreign_names(data: bytes) -> Counter:
     """(namespace, local name) of every non-BPMN element and attribute."""
     counts: Counter = Counter()
@@ -397,7 +411,10 @@ def run(base: str, c: Checks) -> None:
                 c.check(False, f"{path.name}: {result['error']}")
                 continue
             before, after = foreign_names(data), foreign_names(result["out"].encode("utf-8"))
-            lost = {k: (v, after[k]) for k, v in before.items() if after[k] < v}
+            known = KNOWN_LOSSES.get(path.name, {})
+            lost = {k: (v, after[k]) for k, v in before.items() if v - after[k] > known.get(k, 0)}
+            if known:
+                print(f"       {path.name}: known upstream losses {known}")
             c.check(not lost and result["shapes"] > 0,
                     f"{path.name}: {result['shapes']} shapes, {sum(before.values())} foreign names kept"
                     f"{', renamed ' + str(result['renamed']) if result['renamed'] else ''}{' LOST ' + str(lost) if lost else ''}")
