@@ -26,6 +26,11 @@ def _lock(session, instance_id):
 
 def fire_instance(session, instance_id, now):
     """Fire every timer of one instance that is due at `now`; return how many fired."""
+    with clock.evaluating_at(now):
+        return _fire(session, instance_id, now)
+
+
+def _fire(session, instance_id, now):
     instance = _lock(session, instance_id)
     if instance is None or instance.status != "running" or not instance.next_timer_at \
             or instance.next_timer_at > now:

@@ -91,6 +91,35 @@ def modeller_page(xml_url: str, save_url: str, can_save: str = "true", name: str
 </div>""")
 
 
+def webapp_modeller_page(xml_url: str) -> str:
+    """The markup of web/templates/modeller/edit.html with the site stylesheet web/static/baton.css."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Web app layout</title>
+<link rel="stylesheet" href="/site.css">
+<link rel="stylesheet" href="/static/build/modeller.css">
+<script src="/static/build/modeller.js" defer></script>
+</head><body><main class="modeller-page">
+<div id="baton-modeller" data-xml-url="{xml_url}" data-save-url="/save/ok" data-csrf-token="t"
+     data-can-save="true" data-name="diagram.bpmn">
+  <div class="modeller-toolbar">
+    <button id="save-button" class="primary" type="button">Save &amp; deploy</button>
+    <button id="download-bpmn" type="button">Download .bpmn</button>
+    <button id="download-svg" type="button">Download .svg</button>
+    <label class="button">Open file <input id="open-file" type="file" accept=".bpmn,.xml" hidden></label>
+    <span id="save-status" role="status"></span>
+  </div>
+  <div class="modeller-body">
+    <div id="canvas" class="modeller-canvas"></div>
+    <aside id="properties" class="modeller-properties" aria-label="Properties"></aside>
+  </div>
+  <div class="modeller-problems">
+    <section><h2>Server</h2><ul id="server-problems"></ul></section>
+    <section><h2>Lint</h2><ul id="lint-problems"></ul></section>
+  </div>
+</div></main></body></html>
+"""
+
+
 def viewer_page(xml_url: str, state_url: str) -> str:
     return page_html("Instance", "viewer", f"""
 <div id="baton-viewer" data-xml-url="{xml_url}" data-state-url="{state_url}">
@@ -147,6 +176,10 @@ def build_site(tmp: Path) -> None:
     (tmp / "modeller-c1.html").write_text(modeller_page("/C.1.0.bpmn", "/save/ok", name="C.1.0"))
     (tmp / "modeller-blank.html").write_text(modeller_page("", "/save/ok", name="New process"))
     (tmp / "modeller-readonly.html").write_text(modeller_page("/A.2.0.bpmn", "/save/ok", can_save="false"))
+    site_css = ROOT / "web" / "static" / "baton.css"
+    if site_css.exists():
+        shutil.copy(site_css, tmp / "site.css")
+        (tmp / "modeller-webapp.html").write_text(webapp_modeller_page("/C.1.0.bpmn"))
     (tmp / "viewer.html").write_text(viewer_page("/A.2.0.bpmn", "/state.json"))
 
 
@@ -250,7 +283,7 @@ def run(base: str, c: Checks) -> None:
         target = clickable.locator("xpath=..").get_attribute("data-element-id")
         clickable.click()
         sel = page.evaluate("window.batonModeller.modeler.get('selection').get().map(e => e.id)")
-        c.check(len(sel) <= 1, f"clicking a lint item selects (selected {sel}, item {target})")
+        c.check(sel == [target], f"clicking a lint item selects its element (selected {sel}, item {target})")
         lint_button_bg = page.evaluate("getComputedStyle(document.querySelector('.bjsl-button')).backgroundColor")
         c.check(lint_button_bg not in ("rgba(0, 0, 0, 0)", "transparent"), f"lint button has a background ({lint_button_bg})")
         c.check(page.locator(".djs-minimap").count() == 1, "minimap present")
@@ -429,15 +462,14 @@ def run(base: str, c: Checks) -> None:
         c.check(page.locator('#canvas [data-element-id="StartEvent_1"]').count() == 1, "blank diagram has a start event")
         wait_until(page, "document.querySelectorAll('#lint-problems li').length > 0")
         c.check(page.locator("#lint-problems li").count() > 0, "lint list fills for blank diagram")
-        page.evaluate("""() => {
+        task_id = page.evaluate("""() => {
           const m = window.batonModeller.modeler;
-          const modeling = m.get('modeling'), factory = m.get('elementFactory');
-          const start = m.get('elementRegistry').get('StartEvent_1');
-          const task = factory.createShape({ type: 'bpmn:UserTask', id: 'Review' });
-          modeling.appendShape(start, task, { x: 320, y: 178 });
-          modeling.updateProperties(m.get('elementRegistry').get('Review'),
-            { 'camunda:candidateGroups': 'designer', 'camunda:assignee': 'alice', 'camunda:dueDate': '${due}' });
-          m.get('selection').select(m.get('elementRegistry').get('Review'));
+          const modeling = m.get('modeling'), registry = m.get('elementRegistry');
+          const task = modeling.appendShape(registry.get('StartEvent_1'), { type: 'bpmn:UserTask' });
+          modeling.updateProperties(task,
+            { name: 'Review', 'camunda:candidateGroups': 'designer', 'camunda:assignee': 'alice', 'camunda:dueDate': '${due}' });
+          m.get('selection').select(task);
+          return task.id;
         }""")
         page.wait_for_timeout(200)
         groups = page.locator("#properties .bio-properties-panel-group-header-title").all_text_contents()
@@ -448,13 +480,37 @@ def run(base: str, c: Checks) -> None:
         page.keyboard.press("Control+s")
         wait_until(page, "document.getElementById('save-status').textContent.startsWith('Saved')")
         saved = requests_seen[-1]["body"]
+        Path("/tmp/frontend-saved-blank.bpmn").write_text(saved)
         c.check('isExecutable="true"' in saved, "blank diagram is executable")
-        c.check('camunda:candidateGroups="designer"' in saved and 'camunda:assignee="alice"' in saved,
-                "camunda attributes round-trip")
+        task_xml = re.search(rf'<bpmn:userTask id="{task_id}"[^>]*>', saved)
+        c.check(task_xml and all(a in task_xml.group(0) for a in
+                ('name="Review"', 'camunda:candidateGroups="designer"', 'camunda:assignee="alice"'))
+                and 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"' in saved, "camunda attributes round-trip")
         page.screenshot(path="/tmp/frontend-modeller-blank.png")
         c.check(not problems, f"no console/page errors on blank page {problems}")
         c.check(not page.evaluate("window.__csp"), "no CSP violations on blank page")
         page.close()
+
+        # ---- the web app's own markup and layout CSS ------------------------------------------
+        if (Path(TMP) / "modeller-webapp.html").exists():
+            print("web app layout")
+            problems = []
+            page = open_page(context, f"{base}/modeller-webapp.html", problems)
+            page.evaluate("window.batonModeller.ready")
+            boxes = page.evaluate("""(() => Object.fromEntries(['canvas', 'properties'].map(id => {
+              const r = document.getElementById(id).getBoundingClientRect();
+              return [id, [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)]];
+            })))()""")
+            c.check(boxes["canvas"][2] > 600 and boxes["canvas"][3] > 300 and boxes["properties"][2] == 320,
+                    f"web app layout: canvas and properties sized by the site CSS {boxes}")
+            c.check(page.locator("#properties .bio-properties-panel").count() == 1, "web app layout: properties panel")
+            c.check(page.locator("#canvas .bjs-powered-by").is_visible(), "web app layout: watermark visible")
+            with page.expect_download() as dl:
+                page.click("#download-bpmn")
+            c.check(dl.value.suggested_filename == "diagram.bpmn", f"download name from data-name ({dl.value.suggested_filename})")
+            page.screenshot(path="/tmp/frontend-webapp-layout.png")
+            c.check(not problems, f"no errors with the web app layout {problems}")
+            page.close()
 
         # ---- read-only modeller ------------------------------------------------------------
         problems = []

@@ -4,6 +4,7 @@
 
 export function fileBaseName(name) {
   const base = String(name || '').trim()
+    .replace(/\.(bpmn|xml)$/i, '')
     .replace(/[^\w.-]+/g, '-')
     .replace(/^-+|-+$/g, '');
 

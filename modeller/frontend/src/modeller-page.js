@@ -54,7 +54,7 @@ function start(root) {
     saveUrl: root.dataset.saveUrl || '',
     csrfToken: root.dataset.csrfToken || '',
     canSave: root.dataset.canSave === 'true',
-    name: root.dataset.name || ''
+    name: (root.dataset.name || '').replace(/\.(bpmn|xml)$/i, '')
   };
 
   const canvasContainer = byId('canvas');

@@ -1,0 +1,253 @@
+"""Time and hand-offs: due dates from a publish date, reminders by email, boundary timers that
+escalate or reroute, a nurture flow waiting for a message or a timeout, webhooks, and two
+workers firing 1,000 timers on PostgreSQL exactly once. Time is passed in, never slept."""
+import email
+import email.policy
+import json
+import os
+import socket
+import threading
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import OPERATOR, diagram
+from sqlalchemy import func, select
+
+from engine import clock, database, definitions, history, instances, tasks, timers, users, worker
+from engine.models import Event, HumanTask, Notification
+
+T0 = datetime(2026, 11, 2, 9, 0)
+
+
+def deploy(session, name):
+    definitions.deploy(session, [(name, diagram(name))], OPERATOR)
+
+
+def open_task(session, instance, element_id):
+    rows = [r for r in session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                                 HumanTask.state == "open"))
+            if r.element_id == element_id]
+    assert len(rows) == 1, f"expected one open {element_id}"
+    return rows[0]
+
+
+def open_elements(session, instance):
+    return sorted(r.element_id for r in session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == instance.id, HumanTask.state == "open")))
+
+
+class Mailbox:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append({"to": envelope.rcpt_tos, "subject": str(parsed["Subject"]),
+                              "body": parsed.get_content()})
+        return "250 OK"
+
+    def subjects(self, prefix=""):
+        return [m["subject"] for m in self.messages if m["subject"].startswith(prefix)]
+
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("BATON_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    yield box
+    controller.stop()
+
+
+def test_due_dates_follow_the_publish_date(session):
+    deploy(session, "mini_calendar.bpmn")
+    with clock.frozen_at(T0):
+        post = instances.start(session, "mini_calendar", {"title": "Winter guide", "publish_date": "2026-12-31"},
+                               OPERATOR)
+        idea = open_task(session, post, "Task_idea")
+        assert idea.due_at == datetime(2026, 12, 1), "JUEL ${publish_date - days(30)}"
+        tasks.complete(session, idea.id, OPERATOR, {})
+        keywords = open_task(session, post, "Task_keywords")
+        assert keywords.due_at == datetime(2026, 12, 6) and keywords.follow_up_at == datetime(2026, 12, 4)
+        clock.travel(T0 + timedelta(hours=5))
+        tasks.complete(session, keywords.id, OPERATOR, {})
+        assert open_task(session, post, "Task_publish").due_at == T0 + timedelta(hours=5, days=2), "P2D from ready"
+
+
+def test_reminder_email_before_the_deadline_and_none_after_completion(session, mailbox):
+    users.create(session, "sam", "password-1", ["seo"], email="sam@agency.example")
+    deploy(session, "mini_calendar.bpmn")
+    with clock.frozen_at(T0):
+        post = instances.start(session, "mini_calendar", {"title": "Winter guide", "publish_date": "2026-12-31"},
+                               OPERATOR)
+        tasks.complete(session, open_task(session, post, "Task_idea").id, OPERATOR, {})
+        worker.run_once(session)
+        assert mailbox.subjects("New task: Keyword research"), "the seo role hears at once"
+
+        clock.travel(datetime(2026, 12, 3, 23, 0))
+        worker.run_once(session)
+        assert mailbox.subjects("Reminder:") == [], "no reminder before the follow-up date"
+        clock.travel(datetime(2026, 12, 4, 0, 1))
+        worker.run_once(session)
+        assert mailbox.subjects("Reminder:") == ["Reminder: Keyword research — Mini content calendar Winter guide"]
+        assert mailbox.messages[-1]["to"] == ["sam@agency.example"]
+        worker.run_once(session)
+        assert len(mailbox.subjects("Reminder:")) == 1, "a reminder is sent once"
+
+        tasks.complete(session, open_task(session, post, "Task_keywords").id, OPERATOR, {})
+        clock.travel(datetime(2026, 12, 7))
+        worker.run_once(session)
+        assert not [s for s in mailbox.subjects() if "Keyword research" in s and not s.startswith(("New", "Remind"))]
+        assert len(mailbox.subjects("Reminder:")) == 1
+
+
+def test_failed_email_is_retried_with_backoff(session, mailbox, monkeypatch):
+    good_url = os.environ["BATON_SMTP_URL"]
+    monkeypatch.setenv("BATON_SMTP_URL", "smtp://127.0.0.1:9")   # nothing listens on the discard port
+    users.create(session, "sam", "password-1", ["seo"], email="sam@agency.example")
+    deploy(session, "mini_calendar.bpmn")
+    with clock.frozen_at(T0):
+        post = instances.start(session, "mini_calendar", {"title": "Retry", "publish_date": "2026-12-31"}, OPERATOR)
+        tasks.complete(session, open_task(session, post, "Task_idea").id, OPERATOR, {})
+        assert worker.run_once(session)["delivered"] == 0
+        email = session.scalar(select(Notification).where(Notification.channel == "email"))
+        assert email.status == "pending" and email.attempts == 1 and "Error" in email.last_error
+        assert email.next_attempt_at == T0 + timedelta(seconds=60)
+        monkeypatch.setenv("BATON_SMTP_URL", good_url)
+        assert worker.run_once(session)["delivered"] == 0, "not before the back-off has passed"
+        clock.travel(T0 + timedelta(seconds=61))
+        assert worker.run_once(session)["delivered"] == 1
+        session.refresh(email)
+        assert email.status == "sent" and mailbox.subjects("New task: Keyword research")
+
+
+def test_non_interrupting_timer_escalates_while_the_task_stays_open(session):
+    deploy(session, "boundary_timers.bpmn")
+    with clock.frozen_at(T0):
+        review = instances.start(session, "boundary_timers", {}, OPERATOR)
+        assert review.next_timer_at == T0 + timedelta(hours=1)
+        assert timers.fire_due(session, T0 + timedelta(minutes=59)) == 0
+        clock.travel(T0 + timedelta(minutes=61))
+        assert timers.fire_due(session, clock.now()) == 1
+        session.refresh(review)
+        assert open_elements(session, review) == ["Task_escalate", "Task_review"]
+        assert open_task(session, review, "Task_escalate").roles == ["manager"]
+        tasks.complete(session, open_task(session, review, "Task_escalate").id, OPERATOR, {})
+        assert review.status == "running" and open_elements(session, review) == ["Task_review"]
+        done = tasks.complete(session, open_task(session, review, "Task_review").id, OPERATOR, {})
+        assert done.status == "completed" and done.next_timer_at is None
+
+
+def test_interrupting_timer_reroutes_and_missed_timers_fire_in_due_order(session):
+    deploy(session, "boundary_timers.bpmn")
+    with clock.frozen_at(T0):
+        review = instances.start(session, "boundary_timers", {}, OPERATOR)
+        review_task = open_task(session, review, "Task_review")
+        clock.travel(T0 + timedelta(days=1, seconds=1))   # the worker was down: both timers are due
+        assert timers.fire_due(session, clock.now()) == 2
+        session.refresh(review_task)
+        assert review_task.state == "cancelled"
+        assert open_elements(session, review) == ["Task_escalate", "Task_fallback"]
+        fired = [e.element_id for e in history.events(session, review.id) if e.type == "timer_fired"]
+        assert fired == ["Timer_nudge", "Timer_giveup"]
+        assert timers.fire_due(session, clock.now()) == 0, "each timer fires once"
+
+
+def test_nurture_waits_for_a_download_or_three_days(app, api, session):
+    deploy(session, "nurture_wait.bpmn")
+    with clock.frozen_at(T0):
+        anna = api["admin"].post("/processes/nurture_wait/instances", json={"data": {"email": "anna@x.example"}})
+        ben = api["admin"].post("/processes/nurture_wait/instances", json={"data": {"email": "ben@x.example"}})
+        anna, ben = anna.get_json(), ben.get_json()
+        unmatched = api["admin"].post("/messages", json={"name": "ebook_downloaded",
+                                                         "correlation": {"email": "nobody@x.example"}})
+        assert unmatched.status_code == 404 and "no running instance" in unmatched.get_json()["errors"][0]["message"]
+        hit = api["admin"].post("/messages", json={"name": "ebook_downloaded", "correlation": {"email": "anna@x.example"},
+                                                  "data": {"pages_read": 12}})
+        assert hit.status_code == 200 and hit.get_json() == {"delivered_to": [anna["id"]]}
+        anna = api["admin"].get(f"/instances/{anna['id']}").get_json()
+        assert [t["element_id"] for t in anna["tasks"]] == ["Task_hand_to_sales"] and anna["data"]["pages_read"] == 12
+
+        clock.travel(T0 + timedelta(days=3, minutes=1))
+        assert worker.run_once(session)["timers"] == 1, "only ben's timer is still waiting"
+        ben = api["admin"].get(f"/instances/{ben['id']}").get_json()
+        assert [t["element_id"] for t in ben["tasks"]] == ["Task_email_two"]
+        late = api["admin"].post("/messages", json={"name": "ebook_downloaded", "correlation": {"email": "ben@x.example"}})
+        assert late.status_code == 404, "ben no longer waits: the timeout won"
+        assert api["admin"].post("/messages", json={"name": ""}).status_code == 422
+
+
+class Hooks(BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):
+        Hooks.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_role_webhook_gets_new_tasks(session, monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), Hooks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Hooks.received.clear()
+    monkeypatch.setenv("BATON_ROLE_WEBHOOKS", json.dumps({"sales": f"http://127.0.0.1:{server.server_port}/hook"}))
+    try:
+        deploy(session, "nurture_wait.bpmn")
+        lead = instances.start(session, "nurture_wait", {"email": "c@x.example"}, OPERATOR)
+        from engine import messages
+        messages.deliver(session, "ebook_downloaded", {"email": "c@x.example"})
+        assert worker.run_once(session)["delivered"] == 1
+        assert Hooks.received and "Hand the lead to sales" in Hooks.received[0]["text"]
+        assert Hooks.received[0]["instance_id"] == lead.id
+    finally:
+        server.shutdown()
+
+
+def test_two_workers_on_postgres_fire_1000_timers_exactly_once(pg_url):
+    factory = database.connect(pg_url)
+    setup = factory()
+    deploy(setup, "one_timer.bpmn")
+    with clock.frozen_at(T0):
+        ids = [instances.start(setup, "one_timer", {}, OPERATOR).id for _ in range(1000)]
+        fired, errors = [], []
+
+        def work():
+            session = factory()
+            try:
+                while (count := timers.fire_due(session, T0 + timedelta(minutes=2), limit=50)):
+                    fired.append(count)
+            except Exception as error:  # surfaced by the assertion below
+                errors.append(error)
+            finally:
+                session.close()
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert sum(fired) == 1000
+    per_instance = dict(setup.execute(select(Event.instance_id, func.count()).where(Event.type == "timer_fired")
+                                      .group_by(Event.instance_id)).all())
+    assert len(per_instance) == 1000 and set(per_instance.values()) == {1} and set(per_instance) == set(ids)
+    assert setup.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.state == "open")) == 1000
+    setup.close()
+
+
+def test_date_form_values_are_dates_in_expressions(session):
+    deploy(session, "mini_calendar.bpmn")
+    post = instances.start(session, "mini_calendar", {"publish_date": "2027-01-31"}, OPERATOR)
+    assert post.data["publish_date"] == "2027-01-31"
+    assert open_task(session, post, "Task_idea").due_at == datetime.combine(date(2027, 1, 1), datetime.min.time())
