@@ -9,6 +9,8 @@ from sqlalchemy import select
 from . import definitions, workflows
 from .models import HumanTask
 
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+
 
 def of(session, instance):
     definition = definitions.get(session, instance.definition_id)
@@ -24,8 +26,9 @@ def of(session, instance):
     failed = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.ERROR) if t.task_spec.bpmn_id}
     active = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                      HumanTask.state == "open")).all()
-    flows = [flow for flow, source, target in _flows(definition) if (source, target) in pairs
-             or (source in completed and target in {a.element_id for a in active})]
+    active_ids = {a.element_id for a in active}
+    flows = [flow for flow, source, target, into_join in _flows(definition) if (source, target) in pairs
+             or (source in completed and (target in active_ids or (into_join and target in completed)))]
     return {"completed": sorted(completed), "failed": sorted(failed), "flows": sorted(set(flows)),
             "active": [{"element_id": a.element_id, "roles": a.roles, "assignee": a.assignee} for a in active]}
 
@@ -37,7 +40,13 @@ def _nearest_element(task):
 
 
 def _flows(definition):
+    """(flow id, source, target, whether the target is a joining gateway) for every sequence flow.
+
+    A join has one parent task in SpiffWorkflow, so its other incoming flows are known taken only
+    because both ends completed."""
     bundle = definitions.bundle_for(definition)
     for document in bundle.diagrams:
-        for flow in document.root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}sequenceFlow"):
-            yield flow.get("id"), flow.get("sourceRef"), flow.get("targetRef")
+        joins = {g.get("id") for tag in ("parallelGateway", "inclusiveGateway")
+                 for g in document.root.iter(f"{BPMN}{tag}")}
+        for flow in document.root.iter(f"{BPMN}sequenceFlow"):
+            yield flow.get("id"), flow.get("sourceRef"), flow.get("targetRef"), flow.get("targetRef") in joins

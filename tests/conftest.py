@@ -105,3 +105,22 @@ def api(app, people):
 
 
 OPERATOR = Actor("test-operator", admin=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium, launched once (fails with an install hint when it is missing)."""
+    from playwright.sync_api import sync_playwright
+
+    from live import launch
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(app):
+    from live import LiveServer
+    with LiveServer(app) as server:
+        yield server

@@ -28,12 +28,13 @@ def create_app(overrides=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import admin, api, auth, errors, inbox, instances, modeller_pages, security, templating
+    from . import admin, api, auth, errors, inbox, instances, modeller_pages, notices, security, templating
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
-    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp):
+    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp, notices.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     security.register(app)
     templating.register(app)
+    app.context_processor(notices.unread_count)
     return app

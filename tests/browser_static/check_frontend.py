@@ -162,6 +162,15 @@ class Handler(SimpleHTTPRequestHandler):
         return self._json(404, {"errors": [{"message": "no such save url", "element_id": None}]})
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # a page closed while a file was still being sent
+        super().handle_error(request, client_address)
+
+
 def build_site(tmp: Path) -> None:
     shutil.copytree(BUILD, tmp / "static" / "build")
     for name in ("A.2.0.bpmn", "C.1.0.bpmn"):
@@ -561,7 +570,7 @@ def main() -> int:
         TMP = tmp
         build_site(Path(tmp))
         handler = lambda *a, **kw: Handler(*a, directory=tmp, **kw)  # noqa: E731
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = QuietServer(("127.0.0.1", 0), handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

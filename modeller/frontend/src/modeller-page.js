@@ -234,11 +234,11 @@ function start(root) {
 function fitViewport(bpmnjs) {
   const canvas = bpmnjs.get('canvas');
 
+  canvas.resized();
   canvas.zoom('fit-viewport', 'auto');
 
-  if (canvas.zoom() > 1) {
-    canvas.zoom(1, 'auto');
-  }
+  // leave a margin around the diagram, never magnify small diagrams
+  canvas.zoom(Math.min(1, canvas.zoom() * 0.95), 'auto');
 }
 
 function init() {

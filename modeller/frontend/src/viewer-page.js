@@ -83,7 +83,11 @@ function start(root) {
 
       const imported = await importDiagram(viewer, xml);
 
-      viewer.get('canvas').zoom('fit-viewport', 'auto');
+      const canvas = viewer.get('canvas');
+
+      canvas.resized();
+      canvas.zoom('fit-viewport', 'auto');
+      canvas.zoom(Math.min(1, canvas.zoom() * 0.95), 'auto');
 
       const result = instanceState ? highlight.apply(instanceState) : { applied: 0, missing: [] };
 
