@@ -24,8 +24,12 @@ def require_designer(actor):
         raise Forbidden(f"only users with role {DESIGNER_ROLE!r} or admins may deploy diagrams")
 
 
-def check(files):
-    """Read and build `files` [(filename, bytes)]; return the Bundle or raise Invalid with every problem."""
+def check(files, as_model=False):
+    """Read and build `files` [(filename, bytes)]; return the Bundle or raise Invalid with every problem.
+
+    With `as_model`, documents that are sound BPMN but cannot run (a data store without an
+    implementation, JUEL the engine cannot read, a decision table not uploaded) are accepted as
+    models: `bundle.problems` says why they cannot be started."""
     if not files:
         raise Invalid("no file uploaded", [{"message": "upload at least one .bpmn file", "element_id": None,
                                             "line": None}])
@@ -37,12 +41,14 @@ def check(files):
             problems += rejected.problems
     if not problems and not any(d.kind == "bpmn" for d in documents):
         problems.append(reader.Problem("the upload has no BPMN diagram, only decision tables"))
+    problems += [p for d in documents if d.kind == "bpmn" for p in specs.schema_problems(d)]
     if problems:
         raise Invalid("the documents were refused", [p.as_dict() for p in problems])
     bundle, problems = specs.build(documents)
     problems += _code_problems(bundle)
-    if problems:
+    if problems and not as_model:
         raise Invalid("the diagram cannot be deployed", [p.as_dict() for p in problems])
+    bundle.problems = [p.as_dict() for p in problems]
     return bundle
 
 
@@ -56,22 +62,23 @@ def _code_problems(bundle):
     return found
 
 
-def deploy(session, files, actor):
+def deploy(session, files, actor, as_model=False):
     """Store a new definition; return (definition, created). Identical uploads return the existing one."""
     require_designer(actor)
-    bundle = check(files)
+    bundle = check(files, as_model)
     digest = _digest(files)
     existing = session.scalar(select(Definition).where(Definition.sha256 == digest).order_by(Definition.id))
     if existing is not None:
         return existing, False
     definition = Definition(
         sha256=digest, filename=files[0][0], dialect=bundle.dialect, steps=bundle.steps, created_by=actor.username,
+        problems=bundle.problems,
         files=[DefinitionFile(position=i, filename=d.filename, kind=d.kind, content=d.content)
                for i, d in enumerate(bundle.documents)])
     for process in bundle.processes:
         latest = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.key == process.key))
-        definition.processes.append(ProcessVersion(key=process.key, name=process.name, executable=process.executable,
-                                                   version=(latest or 0) + 1))
+        definition.processes.append(ProcessVersion(key=process.key, name=process.name, version=(latest or 0) + 1,
+                                                   executable=process.executable and not bundle.problems))
     session.add(definition)
     session.commit()
     _remember(digest, bundle)
@@ -96,7 +103,7 @@ def bundle_for(definition):
     """The built specs of a stored definition (parsed again after a restart)."""
     bundle = _BUNDLES.get(definition.sha256)
     if bundle is None:
-        bundle = check([(f.filename, f.content) for f in definition.files])
+        bundle = check([(f.filename, f.content) for f in definition.files], as_model=True)
         _remember(definition.sha256, bundle)
     return bundle
 
@@ -138,6 +145,6 @@ def describe(definition):
     return {"id": definition.id, "filename": definition.filename, "created_by": definition.created_by,
             "created_at": definition.created_at, "dialect": definition.dialect,
             "version": primary.version if primary else None,
-            "files": [f.filename for f in definition.files],
+            "files": [f.filename for f in definition.files], "problems": definition.problems or [],
             "processes": [{"key": p.key, "name": p.name, "executable": p.executable, "version": p.version}
                           for p in definition.processes]}

@@ -51,6 +51,7 @@ class Definition(Base):
     filename: Mapped[str] = mapped_column(String(255))
     dialect: Mapped[str] = mapped_column(String(20))
     steps: Mapped[dict] = mapped_column(JSON, default=dict)
+    problems: Mapped[list | None] = mapped_column(JSON)
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     files: Mapped[list["DefinitionFile"]] = relationship(order_by="DefinitionFile.position",

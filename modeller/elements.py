@@ -97,7 +97,7 @@ def human_steps(root):
 
 
 def code(root):
-    """Every piece of code in the document, as (element id, what it is, source, mode) for the sandbox.
+    """Every piece of code under `root` (a process), as (element id, what it is, source, mode).
 
     Sources are given as the engine will see them (JUEL translated, bare timers quoted).
     """

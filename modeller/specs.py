@@ -27,6 +27,7 @@ class Bundle:
     specs: dict = field(default_factory=dict)          # process key → (spec, subprocess specs)
     steps: dict = field(default_factory=dict)          # element id → human step (see elements.py)
     code: list = field(default_factory=list)           # (element id, kind, source, mode)
+    problems: list = field(default_factory=list)       # why a model cannot run (models only)
 
     @property
     def diagrams(self):
@@ -57,12 +58,16 @@ def schema_problems(document):
 
 
 def build(documents):
-    """Build specs for the executable processes; return (Bundle, problems)."""
+    """Build specs for the executable processes; return (Bundle, problems that stop them running).
+
+    Call `schema_problems` first: a document that is not valid BPMN is not a model either."""
     bundle = Bundle(documents, dialect_of(documents))
-    problems = [p for d in bundle.diagrams for p in schema_problems(d)]
+    problems = []
     for document in bundle.diagrams:
         bundle.steps.update(elements.human_steps(document.root))
-        bundle.code.extend(elements.code(document.root))
+        for process in document.root.iter(f"{{{BPMN_NS}}}process"):
+            if process.get("isExecutable") == "true":   # code in a model that never runs is not checked
+                bundle.code.extend(elements.code(process))
     problems += _form_problems(bundle) + _reserved_id_problems(bundle)
     executable = [p.key for p in bundle.processes if p.executable]
     if problems or not executable:

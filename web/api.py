@@ -41,7 +41,8 @@ def _readable_instance(instance_id):
 def deploy():
     uploads = request.files.getlist("file")
     files = [(f.filename or "diagram.bpmn", f.read()) for f in uploads]
-    definition, created = definitions.deploy(db.session, files, g.actor)
+    as_model = request.values.get("as") == "model"   # keep a sound diagram that cannot run, as a model
+    definition, created = definitions.deploy(db.session, files, g.actor, as_model)
     return jsonify(definitions.describe(definition)), 201 if created else 200
 
 

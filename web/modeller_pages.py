@@ -29,7 +29,7 @@ def index():
 def upload():
     files = [(f.filename or "diagram.bpmn", f.read()) for f in request.files.getlist("file") if f.filename]
     try:
-        definition, created = definitions.deploy(db.session, files, actor())
+        definition, created = definitions.deploy(db.session, files, actor(), request.form.get("as") == "model")
     except Invalid as error:
         db.session.rollback()
         return render_template("modeller/index.html", rows=definitions.all_definitions(db.session),
