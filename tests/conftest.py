@@ -1,6 +1,7 @@
 """Shared fixtures: a migrated database per test, the Flask app on it, people in roles, API clients."""
 import base64
 import os
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -89,12 +90,12 @@ class Api:
     def post(self, path, json=None, **kw):
         return self.client.post(f"/api/v1{path}", json=json, headers=self.headers, **kw)
 
-    def deploy(self, *names):
-        from io import BytesIO
+    def deploy(self, *names, as_model=False):
+        """Upload test diagrams by name, or (filename, bytes) pairs."""
         files = [(BytesIO(diagram(n) if isinstance(n, str) else n[1]), n if isinstance(n, str) else n[0])
                  for n in names]
-        return self.client.post("/api/v1/definitions", data={"file": files}, headers=self.headers,
-                                content_type="multipart/form-data")
+        return self.client.post("/api/v1/definitions" + ("?as=model" if as_model else ""), data={"file": files},
+                                headers=self.headers, content_type="multipart/form-data")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Errors as the caller expects them: JSON {"errors": [...]} under /api, a readable page elsewhere."""
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -14,8 +14,16 @@ def status_of(error):
     return next((code for cls, code in STATUS.items() if isinstance(error, cls)), 400)
 
 
+def json_errors(view):
+    """Mark a page-side view that scripts call (editor save, diagram progress): it answers errors in JSON."""
+    view.json_errors = True
+    return view
+
+
 def _wants_json():
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    view = current_app.view_functions.get(request.endpoint)
+    return (request.path.startswith("/api/") or getattr(view, "json_errors", False)
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _respond(status, errors, headers=None):

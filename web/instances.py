@@ -8,6 +8,7 @@ from engine.errors import Forbidden
 from engine.models import Event, Instance
 
 from .auth import actor
+from .errors import json_errors
 from .extensions import db
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
@@ -55,6 +56,7 @@ def diagram(instance_id):
 
 
 @bp.get("/<int:instance_id>/progress.json")
+@json_errors
 def progress_json(instance_id):
     """What the read-only diagram highlights: completed, active and failed elements, flows taken."""
     return jsonify(progress.of(db.session, _readable(instance_id)))

@@ -4,10 +4,13 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from engine import definitions
-from engine.errors import Invalid
+from engine.errors import Invalid, NotFound
 from engine.models import ProcessVersion
+from modeller import reader
+from modeller.diff import compare
 
 from .auth import actor
+from .errors import json_errors
 from .extensions import db
 
 bp = Blueprint("modeller", __name__, url_prefix="/modeller")
@@ -59,12 +62,30 @@ def xml(definition_id):
 
 
 @bp.post("/save")
+@json_errors
 def save():
     """Save XML from the editor: the same checks as deploy; a changed diagram is a new version."""
     filename = (request.args.get("name") or "diagram") + ".bpmn"
     definition, created = definitions.deploy(db.session, [(filename, request.get_data())], actor())
     body = {**definitions.describe(definition), "url": url_for("modeller.edit", definition_id=definition.id)}
     return jsonify(body), 201 if created else 200
+
+
+@bp.get("/processes/<key>/diff")
+def diff(key):
+    """Elements added, removed, changed and moved between two versions of a process."""
+    numbers = (request.args.get("from", type=int), request.args.get("to", type=int))
+    found = {r.version: r for r in db.session.scalars(select(ProcessVersion).where(
+        ProcessVersion.key == key, ProcessVersion.version.in_(numbers)))}
+    if any(n not in found for n in numbers):
+        raise NotFound(f"choose two existing versions of {key!r}")
+    roots = [reader.read(*_first_file(found[n].definition_id)).root for n in numbers]
+    return render_template("modeller/diff.html", key=key, numbers=numbers, result=compare(*roots))
+
+
+def _first_file(definition_id):
+    first = definitions.get(db.session, definition_id).files[0]
+    return first.filename, first.content
 
 
 @bp.get("/processes/<key>")
