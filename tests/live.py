@@ -60,3 +60,13 @@ def sign_in(browser, base_url, username, password):
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
     return page
+
+
+def wait_for_global(page, name, timeout_ms=10_000):
+    """Wait until `window[name]` exists (Playwright's wait_for_function needs eval, which our CSP forbids)."""
+    waited = 0
+    while not page.evaluate(f"typeof window.{name} !== 'undefined'"):
+        if waited >= timeout_ms:
+            raise AssertionError(f"window.{name} never appeared: the page's script did not start")
+        page.wait_for_timeout(50)
+        waited += 50

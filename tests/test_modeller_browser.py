@@ -1,0 +1,181 @@
+"""The bpmn-js modeller in real Chromium: draw a process from a blank canvas and configure it in the
+properties panel, see the server's errors on the offending element, and open every MIWG reference
+diagram and save it without losing any element, attribute or extension."""
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import OPERATOR, PASSWORD, diagram
+from live import screenshot, sign_in, wait_for_global
+from lxml import etree
+from playwright.sync_api import expect
+
+from engine import definitions, instances, tasks
+
+pytestmark = pytest.mark.browser
+MIWG = sorted((Path(__file__).resolve().parents[2] / "shared" / "conformance" / "miwg").glob("*.bpmn"))
+STANDARD = {"http://www.omg.org/spec/BPMN/20100524/MODEL", "http://www.omg.org/spec/BPMN/20100524/DI",
+            "http://www.omg.org/spec/DD/20100524/DC", "http://www.omg.org/spec/DD/20100524/DI",
+            "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/XML/1998/namespace"}
+# Losses bpmn-js itself causes, checked one by one (see the closing note of the modeller issue):
+UPSTREAM_LOSSES = {
+    # an invalid <BPMNEdge> that references no element is dropped when bpmn-js rebuilds the plane
+    "C.7.0.bpmn": Counter({"@{http://www.omg.org/spec/BPMN/non-normative/color/1.0}border-color": 1,
+                           "@{http://www.omg.org/spec/BPMN/non-normative/color/1.0}color": 1,
+                           "@{http://www.trisotech.com/2015/triso/modeling}defaultBounds": 1,
+                           "@{http://www.trisotech.com/2015/triso/modeling}labelPosition": 1}),
+    # moddle keeps one of two attributes with the same local name on an unknown element
+    "C.8.1.bpmn": Counter({"@{http://www.trisotech.com/2015/triso/modeling}constraintsType": 2}),
+}
+
+DRAW = """() => {
+  const m = window.batonModeller.modeler, modeling = m.get('modeling'), registry = m.get('elementRegistry');
+  const canvas = m.get('canvas'), moddle = m.get('moddle');
+  const start = registry.filter(e => e.type === 'bpmn:StartEvent')[0];
+  const pool = modeling.createShape({type: 'bpmn:Participant'}, {x: start.x + 400, y: start.y + 120},
+                                    canvas.getRootElement());
+  modeling.resizeShape(pool, {x: start.x - 100, y: start.y - 80, width: 1000, height: 420});
+  modeling.splitLane(pool, 2);
+  const [top, bottom] = registry.filter(e => e.type === 'bpmn:Lane').sort((a, b) => a.y - b.y);
+  modeling.updateLabel(top, 'Writer');
+  modeling.updateLabel(bottom, 'Manager');
+  const draft = modeling.appendShape(start, {type: 'bpmn:UserTask'}, {x: start.x + 180, y: start.y + 18}, pool);
+  modeling.updateLabel(draft, 'Draft the post');
+  const review = modeling.appendShape(draft, {type: 'bpmn:UserTask'}, {x: draft.x + 230, y: bottom.y + 100}, pool);
+  modeling.updateLabel(review, 'Review the post');
+  const gateway = modeling.appendShape(review, {type: 'bpmn:ExclusiveGateway'}, {x: review.x + 200, y: review.y + 40}, pool);
+  const end = modeling.appendShape(gateway, {type: 'bpmn:EndEvent'}, {x: gateway.x + 150, y: gateway.y + 25}, pool);
+  const toEnd = registry.filter(e => e.type === 'bpmn:SequenceFlow' && e.target === end)[0];
+  const back = modeling.connect(gateway, draft);
+  modeling.updateProperties(toEnd, {conditionExpression: moddle.create('bpmn:FormalExpression', {body: 'approved == True'})});
+  modeling.updateProperties(gateway, {default: back.businessObject});
+  return {draft: draft.id, review: review.id, gateway: gateway.id, toEnd: toEnd.id};
+}"""
+
+
+def ready(page):
+    wait_for_global(page, "batonModeller")
+    return page.evaluate("window.batonModeller.ready.then(() => true)")
+
+
+def select(page, element_id):
+    page.evaluate("id => { const m = window.batonModeller.modeler; "
+                  "m.get('selection').select(m.get('elementRegistry').get(id)); }", element_id)
+
+
+def open_group(page, title):
+    header = page.locator(".bio-properties-panel-group-header", has_text=title).first
+    if "open" not in (header.get_attribute("class") or ""):
+        header.click()
+
+
+def save(page):
+    page.click("#save-button")
+    return page.evaluate("window.batonModeller.lastSave")
+
+
+def test_draw_configure_save_start_and_see_the_active_task(browser, live, session, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    ids = ed.evaluate(DRAW)
+
+    select(ed, ids["draft"])
+    open_group(ed, "User assignment")
+    ed.fill("#bio-properties-panel-candidateGroups", "writer")
+    ed.keyboard.press("Tab")
+    select(ed, ids["review"])
+    open_group(ed, "Forms")
+    ed.select_option("#bio-properties-panel-formType", "formData")
+    ed.locator(".bio-properties-panel-group-header", has_text="Form fields").locator(
+        ".bio-properties-panel-add-entry").click()
+    ed.fill('[id$="-formField-0-formFieldID"]', "approved")
+    ed.fill('[id$="-formField-0-formFieldLabel"]', "Approved")
+    ed.select_option('[id$="-formField-0-formFieldType"]', "boolean")
+    ed.keyboard.press("Tab")
+    screenshot(ed, "modeller")
+
+    result = save(ed)
+    assert result["ok"] and result["status"] == 201, result
+    expect(ed.locator("#save-status")).to_contain_text("Saved")
+    (definition,) = definitions.all_definitions(session)
+    xml = definition.files[0].content
+    assert b'camunda:candidateGroups="writer"' in xml and b'id="approved"' in xml
+
+    key = definition.processes[0].key
+    instance = instances.start(session, key, {}, people["ed"])
+    (draft,), _ = tasks.open_for(session, people["walt"])
+    assert draft.element_id == ids["draft"] and draft.roles == ["writer"] and draft.name == "Draft the post"
+    tasks.complete(session, draft.id, people["walt"], {})
+    (review,), _ = tasks.open_for(session, people["mia"])
+    assert review.roles == ["manager"], "the lane names the role"
+    assert [f["id"] for f in review.form] == ["approved"] and review.form[0]["type"] == "boolean"
+
+    ed.goto(f"/instances/{instance.id}")
+    wait_for_global(ed, "batonViewer")
+    applied = ed.evaluate("window.batonViewer.ready")
+    assert applied["missing"] == []
+    canvas = "window.batonViewer.viewer.get('canvas')"
+    assert ed.evaluate(f"{canvas}.hasMarker('{ids['review']}', 'baton-active')")
+    assert ed.evaluate(f"{canvas}.hasMarker('{ids['draft']}', 'baton-completed')")
+    expect(ed.locator(".baton-role-badge")).to_contain_text("manager")
+    screenshot(ed, "instance-view")
+    assert ed.console_errors == [], ed.console_errors
+
+
+def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_bytes(diagram("campaign_review.bpmn").replace(b"approved == True", b"approved === True"))
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    ready(ed)
+    ed.set_input_files("#open-file", str(broken))
+    expect(ed.locator('[data-element-id="Flow_approved"]').first).to_be_attached()
+    expect(ed.locator("#lint-problems li").first).to_be_attached()
+    screenshot(ed, "lint-panel")
+    result = save(ed)
+    assert result["status"] == 422 and not result["ok"]
+    assert ed.evaluate("window.batonModeller.modeler.get('canvas').hasMarker('Flow_approved', 'baton-server-error')")
+    problem = ed.locator('#server-problems li[data-element-id="Flow_approved"]')
+    expect(problem).to_contain_text("does not compile")
+    expect(ed.locator(".baton-server-error-badge")).to_have_count(1)
+
+
+def foreign_names(data):
+    counts = Counter()
+    for element in etree.fromstring(data).iter(etree.Element):
+        if etree.QName(element).namespace not in STANDARD:
+            counts["<" + element.tag] += 1
+        counts.update("@" + a for a in element.attrib if a.startswith("{") and a[1:].split("}")[0] not in STANDARD)
+    return counts
+
+
+def semantic(data):
+    """id → (tag, BPMN attributes) of every element with an id."""
+    return {e.get("id"): (etree.QName(e).localname, {k: v for k, v in e.attrib.items() if not k.startswith("{")})
+            for e in etree.fromstring(data).iter(etree.Element) if e.get("id")}
+
+
+def test_reference_diagrams_open_render_and_save_without_loss(browser, live, session, people):
+    stored = {path.name: definitions.deploy(session, [(path.name, path.read_bytes())], OPERATOR, as_model=True)[0].id
+              for path in MIWG}
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    for path in MIWG:
+        ed.goto(f"/modeller/{stored[path.name]}")
+        assert ready(ed), path.name
+        assert ed.locator("[data-element-id]").count() > 3, f"{path.name} rendered no shapes"
+        saved = ed.evaluate("window.batonModeller.modeler.saveXML({format: true}).then(r => r.xml)").encode()
+        original = path.read_bytes()
+        lost = foreign_names(original) - foreign_names(saved)
+        assert lost == UPSTREAM_LOSSES.get(path.name, Counter()), f"{path.name} lost {lost}"
+        before, after = semantic(original), semantic(saved)
+        missing = {i for i in before if i not in after and before[i][0] not in ("BPMNEdge", "BPMNLabel")}
+        assert not missing, f"{path.name} lost elements {sorted(missing)[:5]}"
+        changed = {i for i in before if i in after and before[i][0] != after[i][0]}
+        assert not changed, f"{path.name} changed element types {sorted(changed)[:5]}"
+        for element_id, (tag, attributes) in before.items():
+            if element_id in after and tag not in ("BPMNShape", "BPMNEdge", "BPMNPlane", "BPMNDiagram"):
+                dropped = set(attributes) - set(after[element_id][1])
+                assert not dropped, f"{path.name} {element_id} lost attributes {dropped}"
+    assert not [e for e in ed.console_errors if not re.search(r"favicon", e)], ed.console_errors
