@@ -14,6 +14,7 @@ export IBM_TELEMETRY_DISABLED := true
 run: venv frontend
 	$(BIN)/baton db upgrade
 	$(BIN)/baton demo
+	$(BIN)/baton worker & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
 	$(BIN)/baton serve --host $(HOST) --port $(PORT)
 
 test: venv frontend system-packages

@@ -75,8 +75,22 @@ def load(session, instance):
     return definition, workflows.load(instance.state, definition.dialect)
 
 
-def commit_change(session, instance, workflow, definition, incident=None, actor=None):
+def commit_change(session, instance, workflow, definition, incident=None):
     """Write the workflow, its task rows, status and events in one transaction; Conflict on a race."""
+    try:
+        _write(session, instance, workflow, definition, incident)
+        session.commit()
+    except StaleDataError:   # raised at commit or at any autoflush before it
+        session.rollback()
+        raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again") \
+            from None
+    except Exception:
+        session.rollback()
+        raise
+    return instance
+
+
+def _write(session, instance, workflow, definition, incident):
     now = clock.now()
     if incident is not None:
         instance.status, instance.incident = "failed", incident.as_dict()
@@ -90,16 +104,6 @@ def commit_change(session, instance, workflow, definition, incident=None, actor=
     instance.updated_at = now
     _sync_tasks(session, instance, workflow, definition, now, open_to_work=instance.status == "running")
     waiting.project(session, instance, workflow)
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again") \
-            from None
-    except Exception:
-        session.rollback()
-        raise
-    return instance
 
 
 def _sync_tasks(session, instance, workflow, definition, now, open_to_work):

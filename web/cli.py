@@ -137,12 +137,13 @@ def complete(task_id, user, data):
 @main.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-@click.option("--threads", default=8, type=int)
-def serve(host, port, threads):
-    """Serve the web app with waitress (a production WSGI server)."""
-    from waitress import serve as waitress_serve
-    click.echo(f"Baton on http://{host}:{port}/")
-    waitress_serve(create_app(), host=host, port=port, threads=threads)
+@click.option("--workers", default=1, type=int, help="web processes (they share nothing but the database)")
+@click.option("--threads", default=8, type=int, help="threads per process")
+def serve(host, port, workers, threads):
+    """Serve the web app with gunicorn (a production WSGI server)."""
+    from .server import Server
+    click.echo(f"Baton on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
+    Server(create_app, bind=f"{host}:{port}", workers=workers, threads=threads).run()
 
 
 @main.command("demo")

@@ -1,0 +1,47 @@
+"""`baton db upgrade` brings an old database, with work in flight, up to the current schema."""
+from alembic import command
+from alembic.config import Config
+from conftest import OPERATOR, diagram
+from sqlalchemy import create_engine, inspect
+
+from engine import database, definitions, instances, tasks
+
+
+def alembic_config(url):
+    config = Config()
+    config.set_main_option("script_location", str(database.MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def tables(url):
+    engine = database.configure(create_engine(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_the_first_migration_keeps_work_in_flight(db_url, people):
+    session = database.connect(db_url)()
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    instance = instances.start(session, "campaign_review", {"title": "Old"}, people["mia"])
+    (brief,), _ = tasks.open_for(session, people["walt"])
+    tasks.complete(session, brief.id, people["walt"], {"brief": "Written before the upgrade"})
+    session.close()
+
+    command.downgrade(alembic_config(db_url), "0001")     # the database as the first release left it
+    assert "event_waits" not in tables(db_url) and "notifications" not in tables(db_url)
+
+    database.upgrade(db_url)
+    assert {"event_waits", "notifications"} <= tables(db_url)
+    session = database.connect(db_url)()
+    assert instances.get(session, instance.id).data["brief"] == "Written before the upgrade"
+    (copy,), _ = tasks.open_for(session, people["walt"])
+    (visuals,), _ = tasks.open_for(session, people["dora"])
+    tasks.complete(session, copy.id, people["walt"], {"copy": "After the upgrade"})
+    tasks.complete(session, visuals.id, people["dora"], {"visual_url": "v.png"})
+    (approve,), _ = tasks.open_for(session, people["mia"])
+    assert tasks.complete(session, approve.id, people["mia"], {"approved": True}).status == "completed"
+    database.upgrade(db_url)   # upgrading an up-to-date database changes nothing
+    session.close()

@@ -1,0 +1,123 @@
+"""Several processes sharing PostgreSQL: `baton serve --workers 2` and two `baton worker`s, under
+concurrent clients racing for the same tasks. Nothing is lost and nothing is done twice."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from conftest import DIAGRAMS
+from sqlalchemy import func, select
+
+from engine import database
+from engine.models import Event, HumanTask, Instance
+
+BATON = str(Path(sys.executable).with_name("baton"))
+INSTANCES = 24
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, token, method, path, body=None):
+    request = urllib.request.Request(f"{base}/api/v1{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def wait_until_up(base, token, deadline=30):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if call(base, token, "GET", "/tasks")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("baton serve did not come up")
+
+
+def test_two_web_and_two_timer_workers_lose_nothing_and_double_nothing(pg_url, tmp_path):
+    env = {**os.environ, "BATON_DATABASE_URL": pg_url, "BATON_SECRET_KEY": "scale-test"}
+
+    def baton(*args):
+        return subprocess.run([BATON, *args], env=env, capture_output=True, text=True, check=True, timeout=60).stdout
+
+    baton("users", "add", "buyer", "--password", "password-1", "--role", "buyer")
+    baton("deploy", str(DIAGRAMS / "quick_timer.bpmn"))
+    token = baton("users", "token", "buyer").strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = [subprocess.Popen([BATON, "serve", "--port", str(port), "--workers", "2", "--threads", "4"], env=env,
+                                  stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT)]
+    processes += [subprocess.Popen([BATON, "worker", "--interval", "0.3"], env=env,
+                                   stdout=open(logs / f"worker{i}.log", "w"), stderr=subprocess.STDOUT)
+                  for i in range(2)]
+    try:
+        wait_until_up(base, token)
+        started = [call(base, token, "POST", "/processes/quick_timer/instances", {"data": {}}) for _ in range(INSTANCES)]
+        assert all(status == 201 for status, _ in started)
+        ids = {body["id"] for _, body in started}
+
+        statuses, lock = [], threading.Lock()
+
+        def race(task_ids):
+            for task_id in task_ids:
+                status, _ = call(base, token, "POST", f"/tasks/{task_id}/complete", {"data": {}})
+                with lock:
+                    statuses.append(status)
+
+        def complete_all_open(element_id, expected):
+            end = time.monotonic() + 60
+            while True:
+                _, open_tasks = call(base, token, "GET", "/tasks?limit=500")
+                wanted = [t["id"] for t in open_tasks if t["element_id"] == element_id]
+                if len(wanted) >= expected or time.monotonic() > end:
+                    break
+                time.sleep(0.3)
+            assert len(wanted) == expected, f"{len(wanted)} of {expected} {element_id} tasks appeared"
+            statuses.clear()
+            threads = [threading.Thread(target=race, args=(wanted if i % 2 else wanted[::-1],)) for i in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert statuses.count(200) == expected, "each task completed exactly once"
+            assert set(statuses) <= {200, 409}, f"unexpected statuses {sorted(set(statuses))}"
+
+        complete_all_open("Task_order", INSTANCES)
+        complete_all_open("Task_check", INSTANCES)   # appears only after each timer fired in a worker
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+
+    session = database.connect(pg_url)()
+    assert session.scalar(select(func.count()).select_from(Instance).where(Instance.id.in_(ids),
+                                                                           Instance.status == "completed")) == INSTANCES
+    fired = dict(session.execute(select(Event.instance_id, func.count()).where(Event.type == "timer_fired")
+                                 .group_by(Event.instance_id)).all())
+    assert set(fired) == ids and set(fired.values()) == {1}, "every timer fired exactly once"
+    completions = dict(session.execute(select(Event.task_id, func.count()).where(Event.type == "task_completed")
+                                       .group_by(Event.task_id)).all())
+    assert len(completions) == 2 * INSTANCES and set(completions.values()) == {1}
+    assert session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.state == "completed")) \
+        == 2 * INSTANCES
+    web_log = (logs / "web.log").read_text()
+    assert " 500 " not in web_log and "Traceback" not in web_log, web_log[-2000:]
+    session.close()
