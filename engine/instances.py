@@ -58,8 +58,7 @@ def start(session, key, data, actor):
     session.add(instance)
     session.flush()
     history.record(session, instance, "instance_started", user=actor.username, data=plain(values))
-    incident = workflows.advance(workflow)
-    return commit_change(session, instance, workflow, definition, incident)
+    return commit_change(session, instance, workflow, definition, advance(session, instance, definition, workflow))
 
 
 def _label(step, values):
@@ -68,6 +67,25 @@ def _label(step, values):
         if values.get(name):
             return str(values[name])[:255]
     return None
+
+
+def advance(session, instance, definition, workflow):
+    """Run the workflow on; email steps (service or send tasks with camunda:type="email") are queued
+    in the notification outbox in the same transaction. Returns an Incident or None."""
+    def email(task):
+        step = definition.steps.get(task.task_spec.bpmn_id) or {}
+        if step.get("type") != "email":
+            return False
+        notice = notifications.email_step(session, instance, task.task_spec.bpmn_id, step, task.data)
+        history.record(session, instance, "email_queued", task.task_spec.bpmn_id,
+                       data={"to": notice.target, "subject": notice.subject})
+        return True
+
+    def completed(task):
+        if (definition.steps.get(task.task_spec.bpmn_id) or {}).get("kind") == "sendTask":
+            email(task)
+
+    return workflows.advance(workflow, completed, email)
 
 
 def load(session, instance):
@@ -181,7 +199,7 @@ def retry(session, instance_id, actor, data=None):
     instance.status, instance.incident = "running", None
     history.record(session, instance, "instance_retried", failed[0].task_spec.bpmn_id, user=actor.username,
                    data=plain(data or {}))
-    return commit_change(session, instance, workflow, definition, workflows.advance(workflow))
+    return commit_change(session, instance, workflow, definition, advance(session, instance, definition, workflow))
 
 
 def took_part(session, instance, actor):

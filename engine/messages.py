@@ -4,7 +4,7 @@ a message goes to the instances whose data matches its correlation, a signal to 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from sqlalchemy import select
 
-from . import history, instances, waiting, workflows
+from . import history, instances, waiting
 from .data import plain
 from .errors import Invalid, NotFound
 from .models import EventWait, Instance
@@ -32,7 +32,8 @@ def _deliver_to(session, instance, kind, name, data, actor_name):
     workflow.send_event(BpmnEvent(event_definition, payload=payload))
     history.record(session, instance, f"{kind}_received", task.task_spec.bpmn_id, user=actor_name,
                    data={"name": name, "data": plain(data)})
-    instances.commit_change(session, instance, workflow, definition, workflows.advance(workflow))
+    instances.commit_change(session, instance, workflow, definition,
+                            instances.advance(session, instance, definition, workflow))
     return True
 
 

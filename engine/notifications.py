@@ -8,6 +8,7 @@ Slack and Teams incoming webhooks accept).
 """
 import json
 import os
+import re
 import smtplib
 import urllib.request
 from datetime import timedelta
@@ -72,6 +73,27 @@ def _notify(session, people, kind, subject, body, row, roles=()):
             session.add(Notification(channel="webhook", kind=kind, target=hooks[role], subject=subject, body=body,
                                      instance_id=row.instance_id, task_id=row.id, status="pending",
                                      next_attempt_at=now))
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill(template, data):
+    """`Welcome {name}` with the instance data; only plain names, so a template cannot reach attributes."""
+    return _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1), "")), template or "")
+
+
+def email_step(session, instance, element_id, step, data):
+    """Queue the email an email step (service or send task) describes; returns the notification."""
+    properties = step.get("properties", {})
+    notice = Notification(channel="email", kind="email_step", target=fill(properties.get("to"), data).strip(),
+                          subject=fill(properties.get("subject") or step["name"], data)[:255],
+                          body=fill(properties.get("body"), data), instance_id=instance.id, status="pending",
+                          next_attempt_at=clock.now())
+    if not notice.target:
+        raise ValueError(f"email step {element_id!r} has no recipient (set the `to` property)")
+    session.add(notice)
+    return notice
 
 
 def _describe(row):

@@ -8,7 +8,7 @@ import uuid
 from SpiffWorkflow import TaskState
 from sqlalchemy import func, or_, select, update
 
-from . import clock, forms, history, instances, workflows
+from . import clock, forms, history, instances
 from .access import may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -139,7 +139,8 @@ def complete(session, task_id, actor, data):
     row.state, row.completed_at, row.completed_by = "completed", clock.now(), actor.username
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
                    data=plain(values))
-    return instances.commit_change(session, instance, workflow, definition, workflows.advance(workflow))
+    return instances.commit_change(session, instance, workflow, definition,
+                                   instances.advance(session, instance, definition, workflow))
 
 
 def describe(row, actor=None):

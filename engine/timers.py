@@ -3,7 +3,7 @@ instances have a timer due, each is fired in its own transaction, and the instan
 lock (plus `SKIP LOCKED` on PostgreSQL) makes sure two workers never fire the same timer twice."""
 from sqlalchemy import select
 
-from . import clock, history, instances, waiting, workflows
+from . import clock, history, instances, waiting
 from .errors import Conflict
 from .models import Instance
 
@@ -41,7 +41,7 @@ def _fire(session, instance_id, now):
     for _ in range(MAX_ROUNDS):
         before = waiting.timers(workflow)
         workflow.refresh_timers()
-        incident = workflows.advance(workflow)
+        incident = instances.advance(session, instance, definition, workflow)
         after = waiting.timers(workflow)
         went = [task_id for task_id, due in before.items() if after.get(task_id) != due]
         for task_id in went:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
@@ -37,6 +38,8 @@ _raise_depth_limit(BpmnTaskIterator)
 
 
 def _serializer(config):
+    # SpiffWorkflow's Camunda config has no converter for the plain ServiceTask its parser creates
+    config = {ServiceTask: BpmnTaskSpecConverter, **config}
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(_dt.date, lambda v: {"value": v.isoformat()}, lambda v: _dt.date.fromisoformat(v["value"]))
     return BpmnWorkflowSerializer(registry)
@@ -69,10 +72,26 @@ def dump(workflow, dialect):
     return gzip.compress(SERIALIZERS[dialect].serialize_json(workflow).encode(), compresslevel=5)
 
 
-def advance(workflow):
-    """Run everything automatic; return an Incident if something failed or the workflow is stuck."""
+def advance(workflow, on_completed=None, service=None):
+    """Run everything automatic; return an Incident if something failed or the workflow is stuck.
+
+    `on_completed(task)` hears of every task the engine completes; `service(task)` handles a service
+    task SpiffWorkflow leaves STARTED for the host, returning False when nothing can handle it.
+    """
     try:
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(did_complete_task=on_completed)
+        while waiting_services := workflow.get_tasks(state=TaskState.STARTED, manual=False):
+            for task in waiting_services:
+                try:
+                    handled = service is not None and service(task)
+                except Exception as error:  # a misconfigured step stops here, named
+                    return Incident(task.task_spec.bpmn_id, _describe(error))
+                if not handled:
+                    return Incident(task.task_spec.bpmn_id,
+                                    f"no handler for service task {task.task_spec.bpmn_name or task.task_spec.bpmn_id!r}"
+                                    " (Baton runs service tasks with camunda:type=\"email\")")
+                task.complete()
+            workflow.do_engine_steps(did_complete_task=on_completed)
     except Exception as error:  # scripts and conditions raise arbitrary errors
         return Incident(_failed_element(workflow, error), _describe(error))
     if workflow.is_completed() and not reached_end(workflow):

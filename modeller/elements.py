@@ -96,6 +96,23 @@ def human_steps(root):
     return steps
 
 
+AUTOMATED_TAGS = ("serviceTask", "sendTask")
+
+
+def automated_steps(root):
+    """element id → {kind, type, properties} for service and send tasks (e.g. `camunda:type="email"`
+    with `to`, `subject`, `body` properties)."""
+    steps = {}
+    for tag in AUTOMATED_TAGS:
+        for element in root.iter(_b(tag)):
+            properties = {p.get("name"): p.get("value") or (p.text or "")
+                          for p in element.iter(_c("property")) if p.get("name")}
+            steps[element.get("id")] = {"kind": tag, "name": element.get("name") or element.get("id"),
+                                        "type": (element.get(_c("type")) or "").strip().lower() or None,
+                                        "properties": properties}
+    return steps
+
+
 def code(root):
     """Every piece of code under `root` (a process), as (element id, what it is, source, mode).
 

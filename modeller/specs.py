@@ -25,7 +25,7 @@ class Bundle:
     documents: list
     dialect: str = "camunda"
     specs: dict = field(default_factory=dict)          # process key → (spec, subprocess specs)
-    steps: dict = field(default_factory=dict)          # element id → human step (see elements.py)
+    steps: dict = field(default_factory=dict)          # element id → human or automated step (elements.py)
     code: list = field(default_factory=list)           # (element id, kind, source, mode)
     problems: list = field(default_factory=list)       # why a model cannot run (models only)
 
@@ -65,6 +65,7 @@ def build(documents):
     problems = []
     for document in bundle.diagrams:
         bundle.steps.update(elements.human_steps(document.root))
+        bundle.steps.update(elements.automated_steps(document.root))
         for process in document.root.iter(f"{{{BPMN_NS}}}process"):
             if process.get("isExecutable") == "true":   # code in a model that never runs is not checked
                 bundle.code.extend(elements.code(process))
@@ -106,7 +107,7 @@ def _reserved_id_problems(bundle):
 def _form_problems(bundle):
     found = []
     for element_id, step in bundle.steps.items():
-        for form_field in step["form"]:
+        for form_field in step.get("form", []):
             message = elements.form_problem(form_field)
             if message:
                 found.append(Problem(message, element_id))

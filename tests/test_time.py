@@ -251,3 +251,30 @@ def test_date_form_values_are_dates_in_expressions(session):
     post = instances.start(session, "mini_calendar", {"publish_date": "2027-01-31"}, OPERATOR)
     assert post.data["publish_date"] == "2027-01-31"
     assert open_task(session, post, "Task_idea").due_at == datetime.combine(date(2027, 1, 1), datetime.min.time())
+
+
+def test_email_steps_go_through_the_outbox(session, mailbox):
+    deploy(session, "welcome_email.bpmn")
+    signup = instances.start(session, "welcome_email", {"name": "Ada", "email": "ada@x.example", "plan": "Pro"},
+                             OPERATOR)
+    assert open_elements(session, signup) == ["Task_call"], "the email step does not wait for the mail server"
+    worker.run_once(session)
+    welcome = next(m for m in mailbox.messages if m["subject"] == "Welcome, Ada!")
+    assert welcome["to"] == ["ada@x.example"]
+    assert welcome["body"].strip() == "Hi Ada, your Pro plan is ready. {name.__class__}", "no attribute access"
+    done = tasks.complete(session, open_task(session, signup, "Task_call").id, OPERATOR, {})
+    assert done.status == "completed"
+    worker.run_once(session)
+    assert "How is it going, Ada?" in mailbox.subjects()
+    queued = [e.element_id for e in history.events(session, signup.id) if e.type == "email_queued"]
+    assert queued == ["Send_welcome", "Send_followup"]
+
+
+def test_a_service_task_nothing_can_run_is_an_incident_not_a_crash(session):
+    unhandled = diagram("welcome_email.bpmn").replace(b'camunda:type="email">\n      <bpmn:extensionElements><camunda:properties>\n        <camunda:property name="to" value="{email}" />\n        <camunda:property name="subject" value="Welcome',
+                                                      b'camunda:type="crm">\n      <bpmn:extensionElements><camunda:properties>\n        <camunda:property name="to" value="{email}" />\n        <camunda:property name="subject" value="Welcome')
+    assert unhandled != diagram("welcome_email.bpmn")
+    definitions.deploy(session, [("welcome_email.bpmn", unhandled)], OPERATOR)
+    signup = instances.start(session, "welcome_email", {"email": "x@x.example"}, OPERATOR)
+    assert signup.status == "failed"
+    assert signup.incident["element_id"] == "Send_welcome" and "no handler" in signup.incident["message"]
