@@ -54,6 +54,9 @@ def sign_in(browser, base_url, username, password):
     page.on("console", lambda message: message.type == "error" and not _deliberate(message.text)
             and errors.append(message.text))
     page.console_errors = errors
+    # CSP violations are reported as DOM events, not console errors: collect them too
+    page.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+                         "e => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')));")
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", password)
@@ -70,3 +73,7 @@ def wait_for_global(page, name, timeout_ms=10_000):
             raise AssertionError(f"window.{name} never appeared: the page's script did not start")
         page.wait_for_timeout(50)
         waited += 50
+
+
+def csp_violations(page):
+    return page.evaluate("window.__csp || []")

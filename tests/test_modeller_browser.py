@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import OPERATOR, PASSWORD, diagram
-from live import screenshot, sign_in, wait_for_global
+from live import csp_violations, screenshot, sign_in, wait_for_global
 from lxml import etree
 from playwright.sync_api import expect
 
@@ -95,6 +95,7 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     ed.select_option('[id$="-formField-0-formFieldType"]', "boolean")
     ed.keyboard.press("Tab")
     screenshot(ed, "modeller")
+    assert csp_violations(ed) == [], "the modeller works under the strict CSP"
 
     result = save(ed)
     assert result["ok"] and result["status"] == 201, result
@@ -121,7 +122,7 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     assert ed.evaluate(f"{canvas}.hasMarker('{ids['draft']}', 'baton-completed')")
     expect(ed.locator(".baton-role-badge")).to_contain_text("manager")
     screenshot(ed, "instance-view")
-    assert ed.console_errors == [], ed.console_errors
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
 def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_path):
@@ -140,6 +141,26 @@ def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_
     problem = ed.locator('#server-problems li[data-element-id="Flow_approved"]')
     expect(problem).to_contain_text("does not compile")
     expect(ed.locator(".baton-server-error-badge")).to_have_count(1)
+
+
+def test_a_file_without_layout_is_laid_out_and_downloads(browser, live, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    ready(ed)
+    without_di = Path(__file__).parent / "diagrams" / "one_timer.bpmn"
+    assert b"BPMNShape" not in without_di.read_bytes()
+    ed.set_input_files("#open-file", str(without_di))
+    task = ed.locator('[data-element-id="Task_after"]').first
+    expect(task).to_be_visible()
+    assert task.bounding_box()["width"] > 0
+    with ed.expect_download() as bpmn:
+        ed.click("#download-bpmn")
+    saved = Path(bpmn.value.path()).read_bytes()
+    assert b'id="Task_after"' in saved and b"BPMNShape" in saved and bpmn.value.suggested_filename.endswith(".bpmn")
+    with ed.expect_download() as svg:
+        ed.click("#download-svg")
+    assert b"<svg" in Path(svg.value.path()).read_bytes() and svg.value.suggested_filename.endswith(".svg")
+    assert csp_violations(ed) == [] and ed.console_errors == []
 
 
 def foreign_names(data):
