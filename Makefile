@@ -1,4 +1,5 @@
-# Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`.
+# Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`
+# (the whole suite on SQLite, then again on a throw-away PostgreSQL cluster).
 # Everything else here is what those two need, installed when missing.
 PYTHON ?= python3.11
 VENV := .venv
@@ -19,6 +20,7 @@ run: venv frontend
 
 test: venv frontend system-packages
 	$(BIN)/python -m pytest
+	BATON_TEST_DB=postgresql $(BIN)/python -m pytest
 
 venv: $(BIN)/.installed
 
