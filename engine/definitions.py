@@ -82,6 +82,8 @@ def deploy(session, files, actor, as_model=False):
     session.add(definition)
     session.commit()
     _remember(digest, bundle)
+    from .instances import start_scheduled   # instances build on definitions; only this step looks back
+    start_scheduled(session, definition)
     return definition, True
 
 

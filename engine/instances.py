@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflows
-from .access import candidate_keys, may_do
+from .access import Actor, candidate_keys, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Event, HumanTask, Instance, TaskCandidate
 
 LABEL_FIELDS = ("title", "name", "subject", "label", "campaign", "client", "employee")
+SCHEDULER = Actor("scheduler", admin=True)
 
 
 def get(session, instance_id):
@@ -114,7 +115,7 @@ def _write(session, instance, workflow, definition, incident):
         instance.status, instance.incident = "failed", incident.as_dict()
         history.record(session, instance, "instance_failed", element_id=incident.element_id,
                        data={"message": incident.message})
-    elif workflow.is_completed():
+    elif instance.status == "running" and workflow.is_completed():   # a cancelled workflow is "completed" too
         instance.status, instance.ended_at, instance.incident = "completed", now, None
         history.record(session, instance, "instance_completed")
     instance.state = workflows.dump(workflow, definition.dialect)
@@ -169,6 +170,29 @@ def _new_task_row(session, instance, definition, task, now):
     history.record(session, instance, "task_ready", row.element_id, row.id,
                    data={"roles": row.roles, "assignee": row.assignee})
     return row
+
+
+def _starts_on_a_timer(spec):
+    return any(isinstance(task_spec, StartEvent) and
+               type(getattr(task_spec, "event_definition", None)).__name__ in waiting.TIMER_TYPES
+               for task_spec in spec.start.outputs)
+
+
+def start_scheduled(session, definition):
+    """A process whose start event is a timer (a date, a delay or a cycle such as `R/P7D`) runs as one
+    instance waiting on that timer; each cycle starts a run inside it. Deploying a new version cancels
+    the waiting instance of the old one and puts the new one in place."""
+    bundle = definitions.bundle_for(definition)
+    for version in definition.processes:
+        if not version.executable or not _starts_on_a_timer(bundle.specs[version.key][0]):
+            continue
+        for old in session.scalars(select(Instance.id).where(
+                Instance.process_key == version.key, Instance.started_by == SCHEDULER.username,
+                Instance.status == "running", Instance.definition_id != definition.id)).all():
+            cancel(session, old, SCHEDULER)
+        if session.scalar(select(Instance.id).where(Instance.definition_id == definition.id,
+                                                    Instance.process_key == version.key)) is None:
+            start(session, version.key, {}, SCHEDULER)
 
 
 def cancel(session, instance_id, actor):

@@ -16,7 +16,7 @@ from conftest import OPERATOR, diagram
 from sqlalchemy import func, select
 
 from engine import clock, database, definitions, history, instances, tasks, timers, users, worker
-from engine.models import Event, HumanTask, Notification
+from engine.models import Event, HumanTask, Instance, Notification
 
 T0 = datetime(2026, 11, 2, 9, 0)
 
@@ -278,3 +278,30 @@ def test_a_service_task_nothing_can_run_is_an_incident_not_a_crash(session):
     signup = instances.start(session, "welcome_email", {"email": "x@x.example"}, OPERATOR)
     assert signup.status == "failed"
     assert signup.incident["element_id"] == "Send_welcome" and "no handler" in signup.incident["message"]
+
+
+def test_a_cycle_timer_start_event_starts_a_run_each_cycle(session):
+    with clock.frozen_at(T0):
+        deploy(session, "weekly_newsletter.bpmn")
+        (scheduled,) = session.scalars(select(Instance).where(Instance.process_key == "weekly")).all()
+        assert scheduled.status == "running" and scheduled.next_timer_at == T0 + timedelta(hours=1)
+        assert open_elements(session, scheduled) == []
+        for hour, runs in ((1, 1), (2, 2), (3, 3), (4, 3)):
+            clock.travel(T0 + timedelta(hours=hour, minutes=1))
+            worker.run_once(session)
+            session.refresh(scheduled)
+            assert open_elements(session, scheduled) == ["Task_write"] * runs, f"after {hour} h"
+        for row in session.scalars(select(HumanTask).where(HumanTask.state == "open")).all():
+            tasks.complete(session, row.id, OPERATOR, {})
+        session.refresh(scheduled)
+        assert scheduled.status == "completed", "R3: three runs, then the schedule is done"
+
+
+def test_a_new_version_replaces_the_waiting_scheduled_instance(session):
+    with clock.frozen_at(T0):
+        deploy(session, "weekly_newsletter.bpmn")
+        definitions.deploy(session, [("weekly_newsletter.bpmn", diagram("weekly_newsletter.bpmn").replace(
+            b"R3/PT1H", b"R/P7D"))], OPERATOR)
+        old, new = session.scalars(select(Instance).where(Instance.process_key == "weekly").order_by(Instance.id))
+        assert (old.status, old.version) == ("cancelled", 1)
+        assert (new.status, new.version, new.next_timer_at) == ("running", 2, T0 + timedelta(days=7))
