@@ -12,7 +12,7 @@ from modeller import reader, specs
 
 from . import sandbox
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Definition, DefinitionFile, ProcessVersion
+from .models import Definition, DefinitionFile, ProcessVersion, fetch
 
 DESIGNER_ROLE = "modeller"
 _BUNDLES = OrderedDict()   # content digest → Bundle: parsing is the expensive part, do it once
@@ -58,7 +58,7 @@ def _code_problems(bundle):
         message = sandbox.check(source, mode)
         if message:
             found.append(reader.Problem(f"{kind} does not compile: {message}", element_id,
-                                        specs.line_of(element_id, bundle.documents)))
+                                        *specs.locate(element_id, bundle.documents)))
     return found
 
 
@@ -111,10 +111,7 @@ def bundle_for(definition):
 
 
 def get(session, definition_id):
-    definition = session.get(Definition, definition_id)
-    if definition is None:
-        raise NotFound(f"no definition {definition_id}")
-    return definition
+    return fetch(session, Definition, definition_id, "definition")
 
 
 def all_definitions(session):

@@ -5,6 +5,8 @@ while any remains.
 """
 import datetime as _dt
 
+from .data import text_problem
+
 MAX_TEXT = 10_000
 
 
@@ -35,9 +37,16 @@ def _date(value):
     return _dt.date.fromisoformat(str(value).strip()[:10])
 
 
+class _Refused(ValueError):
+    """A value of the right type that still cannot be kept; its message says why."""
+
+
 def _string(value):
     if isinstance(value, (dict, list)):
         raise ValueError
+    problem = text_problem(value) if isinstance(value, str) else None
+    if problem:
+        raise _Refused(f"must be plain text: it {problem}")
     return str(value)
 
 
@@ -70,6 +79,8 @@ def _typed(field, raw):
     convert, expected = _CONVERTERS[field["type"]]
     try:
         return convert(raw)
+    except _Refused:
+        raise
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"must be {expected}") from None
 

@@ -13,18 +13,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflows
 from .access import Actor, candidate_keys, may_do
 from .data import plain
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Event, HumanTask, Instance, TaskCandidate
+from .errors import Conflict, Forbidden, Invalid
+from .models import Event, HumanTask, Instance, TaskCandidate, fetch
 
 LABEL_FIELDS = ("title", "name", "subject", "label", "campaign", "client", "employee")
 SCHEDULER = Actor("scheduler", admin=True)
 
 
 def get(session, instance_id):
-    instance = session.get(Instance, instance_id)
-    if instance is None:
-        raise NotFound(f"no instance {instance_id}")
-    return instance
+    return fetch(session, Instance, instance_id, "instance")
 
 
 def start_step(definition, bundle, key):

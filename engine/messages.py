@@ -1,12 +1,13 @@
 """Delivering messages and signals from outside (an ebook download, a payment received) to the
-instances waiting for them. `event_waits` finds the candidates without loading every instance;
+instances waiting for them. They merge data into other people's instances, so only admins and
+accounts with the `integration` role (the systems that send them) may. `event_waits` finds the candidates without loading every instance;
 a message goes to the instances whose data matches its correlation, a signal to every waiter."""
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from sqlalchemy import select
 
 from . import history, instances, waiting
 from .data import plain
-from .errors import Invalid, NotFound
+from .errors import Forbidden, Invalid, NotFound
 from .models import EventWait, Instance
 
 
@@ -37,7 +38,13 @@ def _deliver_to(session, instance, kind, name, data, actor_name):
     return True
 
 
-def _check(name, correlation, data):
+INTEGRATION_ROLE = "integration"
+
+
+def _check(actor, name, correlation, data):
+    if not actor.has_role(INTEGRATION_ROLE):
+        raise Forbidden(f"{actor.username} may not send messages or signals "
+                        f"(admins and the {INTEGRATION_ROLE!r} role may)")
     errors = []
     if not isinstance(name, str) or not name.strip():
         errors.append({"field": "name", "message": "must be a non-empty string"})
@@ -48,24 +55,24 @@ def _check(name, correlation, data):
         raise Invalid("invalid event", errors)
 
 
-def deliver(session, name, correlation=None, data=None, actor_name=None):
+def deliver(session, actor, name, correlation=None, data=None):
     """Deliver message `name` to the waiting instances whose data matches `correlation`; return their ids."""
     correlation, data = correlation or {}, data or {}
-    _check(name, correlation, data)
+    _check(actor, name, correlation, data)
     targets = [i for i in _waiters(session, "message", name) if _matches(i, correlation)]
     if not targets:
         raise NotFound(f"no running instance is waiting for message {name!r}"
                        + (f" with correlation {correlation}" if correlation else ""))
     if not correlation:
         targets = targets[:1]   # an uncorrelated message goes to one waiter, the oldest
-    return [i.id for i in targets if _deliver_to(session, i, "message", name, data, actor_name)]
+    return [i.id for i in targets if _deliver_to(session, i, "message", name, data, actor.username)]
 
 
-def broadcast(session, name, data=None, actor_name=None):
+def broadcast(session, actor, name, data=None):
     """Throw signal `name` to every instance waiting for it; return their ids."""
     data = data or {}
-    _check(name, {}, data)
+    _check(actor, name, {}, data)
     targets = _waiters(session, "signal", name)
     if not targets:
         raise NotFound(f"no running instance is waiting for signal {name!r}")
-    return [i.id for i in targets if _deliver_to(session, i, "signal", name, data, actor_name)]
+    return [i.id for i in targets if _deliver_to(session, i, "signal", name, data, actor.username)]

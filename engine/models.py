@@ -7,10 +7,22 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, Lar
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
+from .errors import NotFound
+
+MAX_ID = 2 ** 63 - 1   # the largest id an integer primary key holds
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def fetch(session, model, key, what):
+    """The row of `model` with primary key `key`, or NotFound naming `what`: also for ids no column
+    can hold, which some drivers would turn into an overflow error."""
+    row = None if isinstance(key, int) and not 0 < key <= MAX_ID else session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key}")
+    return row
 
 
 class User(Base):

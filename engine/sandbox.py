@@ -8,7 +8,8 @@ with plain ``eval``/``exec``; here every expression and script is
   when it does not compile;
 - run in a separate, long-lived *sandbox worker process* that has no secrets in its
   environment, cannot open files or sockets (RLIMIT_NOFILE), cannot start processes
-  (RLIMIT_NPROC), cannot write files (RLIMIT_FSIZE) and has a memory cap (RLIMIT_AS);
+  (RLIMIT_NPROC), cannot write files (RLIMIT_FSIZE), has a memory cap (RLIMIT_AS) and, when
+  the server runs as root, gives up root for `nobody` before it runs anything;
 - stopped after `MAX_STEPS` traced steps or `MAX_SECONDS` of wall time. A single C-level
   operation the tracer cannot interrupt (``pow(10, 10**10)``, ``x in huge_list``) is ended by
   the worker's own alarm and, failing that, by this process killing the worker;
@@ -61,6 +62,7 @@ MAX_DEPTH = 64               # nesting of the data a script may hand back
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 MEMORY_BYTES = int(os.environ.get("BATON_SANDBOX_MEMORY_MB", 256)) * 1024 * 1024
 MAX_WORKERS = int(os.environ.get("BATON_SANDBOX_WORKERS", 4))
+PYTHON = os.environ.get("BATON_SANDBOX_PYTHON", sys.executable)   # the interpreter the workers run on
 FILENAME = "<diagram>"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,8 +71,7 @@ _WIDENING_METHODS = {"ljust", "rjust", "center", "zfill", "expandtabs", "format"
 # exception classes diagram code may raise and see again here with their type
 _PASS_THROUGH = {cls.__name__: cls for cls in (
     NameError, KeyError, TypeError, ValueError, ZeroDivisionError, IndexError, AttributeError, ArithmeticError,
-    OverflowError, AssertionError, LookupError, RuntimeError, UnboundLocalError, NotImplementedError,
-    StopIteration)}
+    OverflowError, AssertionError, LookupError, RuntimeError, UnboundLocalError, NotImplementedError)}
 # exception classes that are not for diagram code (they stop interpreters, not computations)
 _HIDDEN_BUILTINS = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException", "pow"}
 
@@ -298,6 +299,8 @@ HELPER_NAMES = frozenset(k for k in _helpers()["__builtins__"])
 @lru_cache(maxsize=4096)
 def compile_code(source, mode="eval"):
     """Compile diagram code once per distinct text; raise SyntaxError (with lineno) when refused."""
+    if source is None:
+        raise SyntaxError("an expression is missing (the element has no condition or value)", (FILENAME, 1, 0, ""))
     if not isinstance(source, str):
         raise SyntaxError(f"diagram code must be text, not {type(source).__name__}", (FILENAME, 1, 0, ""))
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
@@ -530,6 +533,19 @@ def _reply_for(error):
 def _limit_worker():
     """Resource limits of the worker process: no files, no sockets, no processes, bounded memory."""
     import resource
+    if os.geteuid() == 0:   # root ignores RLIMIT_NPROC and may raise limits again: become nobody first
+        try:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            uid, gid = nobody.pw_uid, nobody.pw_gid
+        except (ImportError, KeyError):
+            uid = gid = 65534
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+        except OSError:
+            pass
     try:
         with open("/proc/self/status") as status:
             size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
@@ -602,7 +618,7 @@ class _Worker:
     def __init__(self):
         env = {"LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "BATON_SANDBOX_MEMORY_MB": str(MEMORY_BYTES >> 20)}
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
-            [sys.executable, "-I", "-c", _BOOT.format(root=str(ROOT))], stdin=subprocess.PIPE,
+            [PYTHON, "-I", "-c", _BOOT.format(root=str(ROOT))], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/", env=env, close_fds=True,
             start_new_session=True)
         self.pid = os.getpid()

@@ -8,20 +8,17 @@ import uuid
 from SpiffWorkflow import TaskState
 from sqlalchemy import func, or_, select, update
 
-from . import clock, forms, history, instances
+from . import clock, forms, history, instances, workflows
 from .access import may_do
 from .data import plain
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import HumanTask, TaskCandidate
+from .errors import Conflict, Forbidden, Invalid
+from .models import HumanTask, TaskCandidate, fetch
 
 TABS = ("mine", "roles", "all")
 
 
 def get(session, task_id):
-    row = session.get(HumanTask, str(task_id))
-    if row is None:
-        raise NotFound(f"no task {task_id}")
-    return row
+    return fetch(session, HumanTask, str(task_id), "task")
 
 
 def keys_of(row):
@@ -86,13 +83,7 @@ def counts(session, actor, **filters):
 def claim(session, task_id, actor):
     row = get(session, task_id)
     _check_open(actor, row)
-    changed = session.execute(update(HumanTask).where(
-        HumanTask.id == row.id, HumanTask.state == "open",
-        or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
-        .values(claimed_by=actor.username).execution_options(synchronize_session=False)).rowcount
-    if not changed:
-        session.rollback()
-        raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
+    _take(session, row, actor, claimed_by=actor.username)
     history.record(session, instances.get(session, row.instance_id), "task_claimed", row.element_id, row.id,
                    user=actor.username)
     session.commit()
@@ -100,8 +91,22 @@ def claim(session, task_id, actor):
     return row
 
 
+def _take(session, row, actor, **values):
+    """Change an open task only if nobody else holds it: the database decides, not what this session
+    read earlier, so a claim or completion racing ours makes ours a Conflict."""
+    changed = session.execute(update(HumanTask).where(
+        HumanTask.id == row.id, HumanTask.state == "open",
+        or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        session.rollback()
+        raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
+
+
 def unclaim(session, task_id, actor):
     row = get(session, task_id)
+    if not may_see(actor, row):
+        raise Forbidden(f"{actor.username} may not do task {row.name!r} (it is for: {who_for(row)})")
     if row.state != "open":
         raise Conflict(f"task {row.name!r} is no longer open")
     if row.claimed_by is None:
@@ -135,12 +140,14 @@ def complete(session, task_id, actor, data):
     if errors:
         raise Invalid("the form has errors", errors)
     task.data.update(values)
-    task.run()
-    row.state, row.completed_at, row.completed_by = "completed", clock.now(), actor.username
+    incident = workflows.run(workflow, task)
+    now = clock.now()
+    _take(session, row, actor, state="completed", completed_at=now, completed_by=actor.username)
+    row.state, row.completed_at, row.completed_by = "completed", now, actor.username
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
                    data=plain(values))
     return instances.commit_change(session, instance, workflow, definition,
-                                   instances.advance(session, instance, definition, workflow))
+                                   incident or instances.advance(session, instance, definition, workflow))
 
 
 def describe(row, actor=None):

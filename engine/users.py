@@ -11,6 +11,7 @@ from .errors import Conflict, Invalid, NotFound
 from .models import ApiToken, User, UserRole
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
+_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,189}$")
 MIN_PASSWORD = 8
 _DUMMY_HASH = generate_password_hash("timing-equaliser")
 
@@ -38,11 +39,15 @@ def create(session, username, password, roles=(), admin=False, email=None):
         errors.append({"field": "password", "message": f"must be at least {MIN_PASSWORD} characters"})
     if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
         errors.append({"field": "roles", "message": "must be a list of role names"})
+    if not isinstance(admin, bool):
+        errors.append({"field": "admin", "message": "must be true or false"})
+    if email not in (None, "") and not (isinstance(email, str) and _EMAIL.match(email)):
+        errors.append({"field": "email", "message": "must be an email address such as ana@example.com"})
     if errors:
         raise Invalid("invalid user", errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists", [{"field": "username", "message": "already exists"}])
-    user = User(username=username, password_hash=generate_password_hash(password), is_admin=bool(admin), email=email,
+    user = User(username=username, password_hash=generate_password_hash(password), is_admin=admin, email=email or None,
                 roles=[UserRole(role=r) for r in normalise_roles(roles)])
     session.add(user)
     session.commit()

@@ -6,17 +6,23 @@ Three hazards of the library are handled here, once, for every entry point:
   iterator's depth limit is raised, and a workflow that claims completion without reaching an
   end event is reported as stuck, never as completed;
 - a failing condition or script raises out of `do_engine_steps` and leaves a task in ERROR:
-  `advance` turns that into an `Incident` naming the element.
+  `advance` turns that into an `Incident` naming the element;
+- a loop of automatic steps whose condition never turns false would hold a server thread forever:
+  `advance` stops after `MAX_STEPS` automatic steps or `MAX_SECONDS` and reports the step it was at.
 """
 import datetime as _dt
 import gzip
+import time
 from dataclasses import dataclass
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
@@ -25,6 +31,8 @@ from SpiffWorkflow.util.task import TaskIterator
 from . import sandbox
 
 MAX_TREE_DEPTH = 1_000_000
+MAX_STEPS = 5_000      # automatic steps one user action may cause
+MAX_SECONDS = 10.0
 
 
 def _raise_depth_limit(cls):
@@ -37,15 +45,43 @@ _raise_depth_limit(TaskIterator)
 _raise_depth_limit(BpmnTaskIterator)
 
 
+class _PlainMessageConverter(MessageEventDefinitionConverter):
+    """The plain BPMN message definition under its own name: the Camunda one shares the class name."""
+
+    def __init__(self, target_class, registry):
+        super().__init__(target_class, registry, typename="BpmnMessageEventDefinition")
+
+
 def _serializer(config):
-    # SpiffWorkflow's Camunda config has no converter for the plain ServiceTask its parser creates
-    config = {ServiceTask: BpmnTaskSpecConverter, **config}
+    # SpiffWorkflow's Camunda config has no converter for the plain ServiceTask and the plain message
+    # definition (a message start event without Camunda extensions) its parser creates
+    config = {ServiceTask: BpmnTaskSpecConverter, MessageEventDefinition: _PlainMessageConverter, **config}
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(_dt.date, lambda v: {"value": v.isoformat()}, lambda v: _dt.date.fromisoformat(v["value"]))
     return BpmnWorkflowSerializer(registry)
 
 
 SERIALIZERS = {"camunda": _serializer(CAMUNDA_CONFIG), "spiff": _serializer(SPIFF_CONFIG)}
+
+
+class Runaway(RuntimeError):
+    """Too many automatic steps in a row: almost always a loop whose exit condition never holds."""
+
+    def __init__(self, task, message):
+        super().__init__(message)
+        self.task = task
+
+
+def _step_budget():
+    steps, deadline = 0, time.monotonic() + MAX_SECONDS
+
+    def count(task):
+        nonlocal steps
+        steps += 1
+        if steps > MAX_STEPS or time.monotonic() > deadline:
+            raise Runaway(task, f"stopped after {steps - 1} automatic steps without waiting for anyone: "
+                                "does a loop's exit condition ever hold?")
+    return count
 
 
 @dataclass
@@ -72,15 +108,26 @@ def dump(workflow, dialect):
     return gzip.compress(SERIALIZERS[dialect].serialize_json(workflow).encode(), compresslevel=5)
 
 
+def run(workflow, task):
+    """Complete a person's task; an Incident when its own expressions (a multi-instance completion
+    condition, output mappings) fail."""
+    try:
+        task.run()
+    except Exception as error:  # diagram code raises anything
+        return Incident(_failed_element(workflow, error) or task.task_spec.bpmn_id, _describe(error))
+    return None
+
+
 def advance(workflow, on_completed=None, service=None):
     """Run everything automatic; return an Incident if something failed or the workflow is stuck.
 
     `on_completed(task)` hears of every task the engine completes; `service(task)` handles a service
     task SpiffWorkflow leaves STARTED for the host, returning False when nothing can handle it.
     """
+    budget = _step_budget()
     try:
-        workflow.do_engine_steps(did_complete_task=on_completed)
-        while waiting_services := workflow.get_tasks(state=TaskState.STARTED, manual=False):
+        workflow.do_engine_steps(will_complete_task=budget, did_complete_task=on_completed)
+        while waiting_services := waiting_service_tasks(workflow):
             for task in waiting_services:
                 try:
                     handled = service is not None and service(task)
@@ -91,12 +138,18 @@ def advance(workflow, on_completed=None, service=None):
                                     f"no handler for service task {task.task_spec.bpmn_name or task.task_spec.bpmn_id!r}"
                                     " (Baton runs service tasks with camunda:type=\"email\")")
                 task.complete()
-            workflow.do_engine_steps(did_complete_task=on_completed)
+            workflow.do_engine_steps(will_complete_task=budget, did_complete_task=on_completed)
     except Exception as error:  # scripts and conditions raise arbitrary errors
         return Incident(_failed_element(workflow, error), _describe(error))
     if workflow.is_completed() and not reached_end(workflow):
         return Incident(None, "the workflow stopped without reaching an end event")
     return None
+
+
+def waiting_service_tasks(workflow):
+    """Service tasks SpiffWorkflow left STARTED for the host (not subprocesses or multi-instance parents)."""
+    return [t for t in workflow.get_tasks(state=TaskState.STARTED, manual=False)
+            if isinstance(t.task_spec, ServiceTaskMixin)]
 
 
 def reached_end(workflow):
@@ -128,7 +181,7 @@ def _failed_element(workflow, error):
 
 
 def _describe(error):
-    cause = error.__cause__ or error
+    cause = error.__cause__ or error.__context__ or error
     detail = str(cause) or cause.__class__.__name__
     if cause is not error and str(error) and detail not in str(error):
         return f"{error}: {detail}"

@@ -9,7 +9,7 @@ The code a diagram carries is listed too, so it can be compiled in the sandbox a
 import re
 
 from .normalise import juel_to_python, quote_timer
-from .reader import BPMN_NS, CAMUNDA_NS
+from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
 FORM_TYPES = {"string", "long", "boolean", "date", "enum"}
@@ -111,6 +111,17 @@ def automated_steps(root):
                                         "type": (element.get(_c("type")) or "").strip().lower() or None,
                                         "properties": properties}
     return steps
+
+
+def references(root):
+    """What the elements under `root` call by name, as (element, "process" or "decision", name or None):
+    call activities name a process, business rule tasks a DMN decision."""
+    for node in root.iter(_b("callActivity")):
+        yield node, "process", (node.get("calledElement") or "").strip() or None
+    for node in root.iter(_b("businessRuleTask")):
+        spiff = node.find(f".//{{{SPIFF_NS}}}calledDecisionId")
+        name = node.get(_c("decisionRef")) or (spiff.text if spiff is not None else None)
+        yield node, "decision", (name or "").strip() or None
 
 
 def code(root):

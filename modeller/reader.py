@@ -20,7 +20,10 @@ DMN_NAMESPACES = {
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
 }
+XINCLUDE_NAMESPACES = {"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"}
+OMG_NAMESPACE_PREFIX = "{http://www.omg.org/spec/"   # BPMN, BPMN DI, DC, DI: where element ids are BPMN ids
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _REFERENCES = [  # (tag, attribute) pairs whose value must name an element of the document
     ("sequenceFlow", "sourceRef"), ("sequenceFlow", "targetRef"),
     ("messageFlow", "sourceRef"), ("messageFlow", "targetRef"),
@@ -93,8 +96,11 @@ def read(filename, content):
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else None
         raise DocumentRejected([Problem(f"not well-formed XML: {error.msg}", None, line, filename)]) from None
-    if tree.docinfo.doctype:
+    except (ValueError, LookupError, MemoryError, RecursionError) as error:  # odd encodings, odd input
+        raise DocumentRejected([Problem(f"cannot read this file as XML: {error}", None, None, filename)]) from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise DocumentRejected([Problem("DOCTYPE declarations are not allowed", None, 1, filename)])
+    _raise_if(_foreign_nodes(tree, filename))
     root = tree.getroot()
     namespace = etree.QName(root).namespace
     if root.tag == f"{{{BPMN_NS}}}definitions":
@@ -114,10 +120,43 @@ def _check_envelope(filename, content):
         return [Problem(f"file is {len(content)} bytes; the limit is {limit} bytes", file=filename)]
     if not content.strip():
         return [Problem("file is empty", file=filename)]
-    if _DOCTYPE.search(content[:4096]) or _DOCTYPE.search(content):
-        return [Problem("DOCTYPE declarations are not allowed (entities and DTDs can read files or "
-                        "expand without limit)", file=filename)]
+    # NUL bytes removed, the same test also finds a DOCTYPE written in UTF-16 or UTF-32
+    for text in (content, content.replace(b"\x00", b"")):
+        found = _DOCTYPE.search(text) or _ENTITY.search(text)
+        if found:
+            return [Problem("DOCTYPE declarations are not allowed (entities and DTDs can read files or "
+                            "expand without limit)", None, _line_at(text, found.start()), filename)]
     return []
+
+
+def _line_at(content, offset):
+    return content.count(b"\n", 0, offset) + 1
+
+
+def _foreign_nodes(tree, filename):
+    """Processing instructions, entity references and XInclude: nothing a diagram needs, each a way in."""
+    root = tree.getroot()
+    problems = []
+    for node in [*root.itersiblings(preceding=True), *root.iter(etree.PI, etree.Entity), *root.itersiblings()]:
+        if isinstance(node, etree._ProcessingInstruction):
+            problems.append(Problem(f"processing instructions are not allowed (<?{node.target} ...?>)",
+                                    _owner_id(node), node.sourceline, filename))
+        elif isinstance(node, etree._Entity):
+            problems.append(Problem(f"entity references are not allowed ({node.text})", _owner_id(node),
+                                    node.sourceline, filename))
+    for node in root.iter(etree.Element):
+        if etree.QName(node).namespace in XINCLUDE_NAMESPACES:
+            problems.append(Problem("XInclude is not allowed: a diagram must be one self-contained file",
+                                    _owner_id(node), node.sourceline, filename))
+    return problems
+
+
+def _owner_id(node):
+    while node is not None:
+        if isinstance(node.tag, str) and node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
 
 
 def _raise_if(problems):
@@ -134,7 +173,9 @@ def _structural_problems(document):
     problems, seen = [], {}
     for element in document.root.iter(etree.Element):
         element_id = element.get("id")
-        if element_id is None:
+        # ids of extension elements (camunda:formField, vendor data) are not BPMN ids: two tasks may
+        # each have a form field "approved", and tools keep their own ids in extensionElements
+        if element_id is None or not element.tag.startswith(OMG_NAMESPACE_PREFIX):
             continue
         if element_id in seen:
             problems.append(Problem(f"duplicate id {element_id!r} (first used on line {seen[element_id]})",

@@ -66,10 +66,9 @@ def build(documents):
     for document in bundle.diagrams:
         bundle.steps.update(elements.human_steps(document.root))
         bundle.steps.update(elements.automated_steps(document.root))
-        for process in document.root.iter(f"{{{BPMN_NS}}}process"):
-            if process.get("isExecutable") == "true":   # code in a model that never runs is not checked
-                bundle.code.extend(elements.code(process))
-    problems += _form_problems(bundle) + _reserved_id_problems(bundle)
+        for process in _executable(document):   # code in a model that never runs is not checked
+            bundle.code.extend(elements.code(process))
+    problems += _form_problems(bundle) + _reserved_id_problems(bundle) + _reference_problems(bundle)
     executable = [p.key for p in bundle.processes if p.executable]
     if problems or not executable:
         return bundle, problems
@@ -85,6 +84,10 @@ def build(documents):
     except Exception as error:  # the parsers raise more than ValidationException on odd input
         problems.append(_as_problem(error, documents))
     return bundle, problems
+
+
+def _executable(document):
+    return [p for p in document.root.iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
 
 
 RESERVED_IDS = {"Start", "End"}
@@ -110,26 +113,52 @@ def _form_problems(bundle):
         for form_field in step.get("form", []):
             message = elements.form_problem(form_field)
             if message:
-                found.append(Problem(message, element_id))
+                found.append(Problem(message, element_id, *locate(element_id, bundle.documents)))
+    return found
+
+
+_WHAT_IS_CALLED = {
+    "process": ("call activity names no process to call (calledElement)",
+                "calls process {!r}, which is not in this upload: upload its diagram together with this one"),
+    "decision": ("business rule task names no decision table (camunda:decisionRef)",
+                 "uses decision table {!r}, which is not in this upload: upload its .dmn file together with this one"),
+}
+
+
+def _reference_problems(bundle):
+    """Call activities and business rule tasks must name something uploaded with them; the parser
+    would fail on them too, but without naming the element."""
+    known = {"process": {p.key for p in bundle.processes},
+             "decision": {d.get("id") for doc in bundle.documents if doc.kind == "dmn"
+                          for d in doc.root.iter("{*}decision")}}
+    found = []
+    for document in bundle.diagrams:
+        for process in _executable(document):
+            for element, kind, name in elements.references(process):
+                unnamed, unknown = _WHAT_IS_CALLED[kind]
+                if name is None or name not in known[kind]:
+                    found.append(Problem(unnamed if name is None else unknown.format(name), element.get("id"),
+                                         element.sourceline, document.filename))
     return found
 
 
 def _as_problem(error, documents):
     if isinstance(error, ValidationException):
         element_id = error.id or None
-        return Problem(str(error).strip() or error.__class__.__name__, element_id,
-                       line_of(element_id, documents), error.file_name or None)
+        line, filename = locate(element_id, documents)
+        return Problem(str(error).strip() or error.__class__.__name__, element_id, line,
+                       error.file_name or filename)
     if isinstance(error, KeyError):
         return Problem(f"the engine cannot run this diagram: missing attribute or reference {error}")
     return Problem(f"the engine cannot run this diagram: {error.__class__.__name__}: {error}")
 
 
-def line_of(element_id, documents):
-    if not element_id:
-        return None
-    for document in documents:
-        if document.kind == "bpmn":
-            found = document.root.xpath("//*[@id=$id]", id=element_id)
-            if found:
-                return found[0].sourceline
-    return None
+def locate(element_id, documents):
+    """(line, filename) of the element with `element_id`, or (None, None)."""
+    if element_id:
+        for document in documents:
+            if document.kind == "bpmn":
+                found = document.root.xpath("//*[@id=$id]", id=element_id)
+                if found:
+                    return found[0].sourceline, document.filename
+    return None, None

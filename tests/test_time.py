@@ -206,7 +206,7 @@ def test_role_webhook_gets_new_tasks(session, monkeypatch):
         deploy(session, "nurture_wait.bpmn")
         lead = instances.start(session, "nurture_wait", {"email": "c@x.example"}, OPERATOR)
         from engine import messages
-        messages.deliver(session, "ebook_downloaded", {"email": "c@x.example"})
+        messages.deliver(session, OPERATOR, "ebook_downloaded", {"email": "c@x.example"})
         assert worker.run_once(session)["delivered"] == 1
         assert Hooks.received and "Hand the lead to sales" in Hooks.received[0]["text"]
         assert Hooks.received[0]["instance_id"] == lead.id

@@ -2,6 +2,7 @@
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from engine import definitions, history, instances, messages, tasks, users
+from engine.data import MAX_INT, unstorable
 from engine.errors import Forbidden, Invalid
 
 from .auth import api_user
@@ -19,9 +20,16 @@ def authenticate():
 
 
 def _json_object(key=None):
-    body = request.get_json(silent=True) if request.content_length or request.is_json else {}
+    """The request body as a dict (or its `key` member), refused whole if any part cannot be stored."""
+    try:
+        body = request.get_json(silent=True) if request.content_length or request.is_json else {}
+    except RecursionError:
+        body = None
     if body is None or not isinstance(body, dict):
         raise Invalid("the request body must be a JSON object", [{"message": "the request body must be a JSON object"}])
+    problem = unstorable(body, "body")
+    if problem:
+        raise Invalid("the request body cannot be stored", [{"field": problem[0], "message": problem[1]}])
     if key is None:
         return body
     value = body.get(key, {})
@@ -94,9 +102,9 @@ def retry(instance_id):
 
 @bp.get("/tasks")
 def list_tasks():
-    limit = min(request.args.get("limit", 100, type=int), 500)
-    rows, total = tasks.open_for(db.session, g.actor, tab=request.args.get("tab", "all"), limit=limit,
-                                 offset=request.args.get("offset", 0, type=int),
+    limit = min(max(request.args.get("limit", 100, type=int), 0), 500)
+    offset = min(max(request.args.get("offset", 0, type=int), 0), MAX_INT)
+    rows, total = tasks.open_for(db.session, g.actor, tab=request.args.get("tab", "all"), limit=limit, offset=offset,
                                  process_key=request.args.get("process"), role=request.args.get("role"),
                                  search=request.args.get("q"))
     return jsonify([tasks.describe(r) for r in rows]), 200, {"X-Total-Count": str(total)}
@@ -138,7 +146,7 @@ def create_user():
         raise Forbidden("only admins may add users")
     body = _json_object()
     user = users.create(db.session, body.get("username"), body.get("password"), body.get("roles", []),
-                        bool(body.get("admin", False)), body.get("email"))
+                        body.get("admin", False), body.get("email"))
     return jsonify(_describe_user(user)), 201
 
 
@@ -159,8 +167,7 @@ def create_token():
 def message():
     """Deliver a BPMN message: {"name", "correlation": {...}, "data": {...}}."""
     body = _json_object()
-    ids = messages.deliver(db.session, body.get("name"), body.get("correlation", {}), body.get("data", {}),
-                           g.actor.username)
+    ids = messages.deliver(db.session, g.actor, body.get("name"), body.get("correlation", {}), body.get("data", {}))
     return jsonify({"delivered_to": ids})
 
 
@@ -168,5 +175,4 @@ def message():
 def signal():
     """Throw a BPMN signal to every instance waiting for it: {"name", "data": {...}}."""
     body = _json_object()
-    return jsonify({"delivered_to": messages.broadcast(db.session, body.get("name"), body.get("data", {}),
-                                                       g.actor.username)})
+    return jsonify({"delivered_to": messages.broadcast(db.session, g.actor, body.get("name"), body.get("data", {}))})

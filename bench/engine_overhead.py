@@ -1,0 +1,252 @@
+"""What each layer costs per task completion, on a 10-step linear process (10 user tasks in a row).
+
+  (a) SpiffWorkflow alone, in memory: parse once, `task.run(); wf.do_engine_steps()`
+  (b) SpiffWorkflow with a serialise + deserialise per step (engine.workflows.load/dump, as Baton
+      stores instances): the BASELINE every other figure is divided by
+  (c) the Baton engine API, `engine.tasks.complete`, on SQLite and on PostgreSQL
+  (d) the full stack: `baton serve` (gunicorn) + the JSON API with a bearer token, a few client
+      threads with keep-alive connections on loopback, on SQLite and on PostgreSQL
+
+Target: full stack ≥ 50% of (b).
+
+    .venv/bin/python bench/engine_overhead.py [--quick] [--no-postgres] [--workers 2] [--clients 4]
+"""
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import say  # noqa: E402
+
+from SpiffWorkflow import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from engine import database, instances, tasks, users, workflows  # noqa: E402
+from engine.models import HumanTask  # noqa: E402
+
+KEY, STEPS = "bench_linear", 10
+
+
+def spec():
+    parser = CamundaParser()
+    parser.add_bpmn_str(common.linear_bpmn(KEY, STEPS), "linear.bpmn")
+    return parser.get_spec(KEY), parser.get_subprocess_specs(KEY)
+
+
+def ready(workflow):
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def in_memory(n_instances):
+    """(a): completions/s with the workflow kept in memory."""
+    process, subprocesses = spec()
+    done, spent = 0, 0.0
+    for _ in range(n_instances):
+        workflow = BpmnWorkflow(process, subprocesses)
+        workflow.do_engine_steps()
+        started = time.perf_counter()
+        while todo := ready(workflow):
+            todo[0].run()
+            workflow.do_engine_steps()
+            done += 1
+        spent += time.perf_counter() - started
+        assert workflow.is_completed() and done % STEPS == 0
+    return done, spent, {}
+
+
+def serialised(n_instances):
+    """(b): completions/s with load → run → dump around every completion (a stateless request)."""
+    process, subprocesses = spec()
+    done, spent = 0, 0.0
+    phases = {"load": 0.0, "engine": 0.0, "dump": 0.0}
+    size = 0
+    for _ in range(n_instances):
+        workflow = BpmnWorkflow(process, subprocesses)
+        workflow.do_engine_steps()
+        state = workflows.dump(workflow, "camunda")
+        while True:
+            t0 = time.perf_counter()
+            workflow = workflows.load(state, "camunda")
+            t1 = time.perf_counter()
+            todo = ready(workflow)
+            if not todo:
+                break
+            todo[0].run()
+            workflow.do_engine_steps()
+            t2 = time.perf_counter()
+            state = workflows.dump(workflow, "camunda")
+            t3 = time.perf_counter()
+            phases["load"] += t1 - t0
+            phases["engine"] += t2 - t1
+            phases["dump"] += t3 - t2
+            spent += t3 - t0
+            done += 1
+            size = len(state)
+        assert workflow.is_completed()
+    return done, spent, {"per step: load/engine/dump": " / ".join(common.ms(v / done) for v in phases.values()),
+                         "state at end (gzip)": f"{size / 1024:.1f} KB"}
+
+
+def setup_database(url, n_instances):
+    """Deploy, one user in role `bench`, `n_instances` started instances; returns (factory, actor, token)."""
+    factory = database.connect(url)
+    session = factory()
+    common.deploy(session, "linear.bpmn", common.linear_bpmn(KEY, STEPS))
+    actor = common.add_user(session, "bench", ["bench"])
+    token = users.issue_token(session, users.find(session, "bench"))
+    for n in range(n_instances):
+        instances.start(session, KEY, {}, common.OPERATOR)
+    session.close()
+    return factory, actor, token
+
+
+def open_task_ids(session):
+    return list(session.scalars(select(HumanTask.id).where(HumanTask.state == "open").order_by(HumanTask.instance_id)))
+
+
+def engine_api(url, n_instances):
+    """(c): `tasks.complete` in one process, one session, all 10 steps of `n_instances` instances."""
+    factory, actor, _ = setup_database(url, n_instances)
+    session = factory()
+    done, spent = 0, 0.0
+    for _ in range(STEPS):
+        for task_id in open_task_ids(session):
+            started = time.perf_counter()
+            tasks.complete(session, task_id, actor, {})
+            spent += time.perf_counter() - started
+            done += 1
+    assert not open_task_ids(session), "every instance ran to its end"
+    session.close()
+    return done, spent, {}
+
+
+def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
+    """(d): clients complete every step of their own instances over HTTP, following the next task id
+    each completion returns. Bounded: `n_instances` × 10 completions or `time_limit` seconds."""
+    factory, _, token = setup_database(url, n_instances + clients)   # one warm-up instance per client
+    session = factory()
+    first = open_task_ids(session)
+    session.close()
+    warmups, measured = first[:clients], first[clients:]
+    shares = [measured[i::clients] for i in range(clients)]
+    latencies, statuses, lock = [], {}, threading.Lock()
+    deadline = [None]
+    barrier = threading.Barrier(clients + 1,   # the clock starts when every client has warmed up
+                                action=lambda: deadline.__setitem__(0, time.monotonic() + time_limit))
+
+    with common.BatonServer(url, folder, workers=workers, threads=threads) as server:
+        def chain(client, task_id, record):
+            """Complete task_id and each next task of the same instance; return the count."""
+            count = 0
+            while task_id:
+                status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
+                if record:
+                    with lock:
+                        statuses[status] = statuses.get(status, 0) + 1
+                        latencies.append(elapsed)
+                if status != 200:
+                    return count
+                count += 1
+                if record and time.monotonic() > deadline[0]:
+                    return count
+                task_id = body["tasks"][0]["id"] if body and body.get("tasks") else None
+            return count
+
+        def run(index):
+            client = common.Client(server.port, token)
+            try:
+                try:
+                    chain(client, warmups[index], record=False)   # parses the bundle in that web process
+                except BaseException:
+                    barrier.abort()   # nobody waits for a client that failed
+                    raise
+                barrier.wait(timeout=300)
+                for task_id in shares[index]:
+                    if time.monotonic() > deadline[0]:
+                        break
+                    chain(client, task_id, record=True)
+            finally:
+                client.close()
+
+        threads_ = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        for thread in threads_:
+            thread.start()
+        try:
+            barrier.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            for thread in threads_:
+                thread.join(timeout=60)
+            raise RuntimeError(f"a client failed during warm-up; see {server.log_path}") from None
+        started = time.perf_counter()
+        for thread in threads_:
+            thread.join()
+        spent = time.perf_counter() - started
+        problems = server.log_problems()
+    done = statuses.get(200, 0)
+    extra = {"latency p50/p99": f"{common.ms(common.percentile(latencies, 50))} / "
+                                f"{common.ms(common.percentile(latencies, 99))}",
+             "statuses": ", ".join(f"{k}×{v}" for k, v in sorted(statuses.items())),
+             "server log faults": len(problems)}
+    return done, spent, extra
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer instances (about a minute in all)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes for (d)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process for (d)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client threads for (d)")
+    parser.add_argument("--seconds", type=float, default=60, help="time bound of each (d) run")
+    args = parser.parse_args()
+    common.quiet_alembic()
+    n_mem, n_ser, n_api, n_http = (100, 40, 15, 30) if args.quick else (300, 120, 50, 100)
+    common.header("Engine overhead per task completion (10-step linear process)",
+                  "quick" if args.quick else "default")
+
+    results = []   # (label, completions, seconds, extra)
+
+    def measure(label, function, *a):
+        say(f"running {label} …")
+        done, spent, extra = function(*a)
+        results.append((label, done, spent, extra))
+
+    measure("(a) SpiffWorkflow in memory", in_memory, n_mem)
+    measure("(b) SpiffWorkflow + load/dump per step [baseline]", serialised, n_ser)
+    with common.workdir() as folder:
+        measure("(c) engine.tasks.complete, SQLite", engine_api, common.sqlite_url(folder, "api.sqlite3"), n_api)
+        measure(f"(d) HTTP {args.workers}w×{args.threads}t, {args.clients} clients, SQLite", full_stack,
+                common.sqlite_url(folder, "http.sqlite3"), folder, n_http, args.clients, args.workers, args.threads,
+                args.seconds)
+        if not args.no_postgres:
+            with common.postgres_cluster() as cluster:
+                measure("(c) engine.tasks.complete, PostgreSQL", engine_api, common.postgres_url(cluster), n_api)
+                measure(f"(d) HTTP {args.workers}w×{args.threads}t, {args.clients} clients, PostgreSQL", full_stack,
+                        common.postgres_url(cluster), folder, n_http, args.clients, args.workers, args.threads,
+                        args.seconds)
+
+    baseline = next(done / spent for label, done, spent, _ in results if "[baseline]" in label)
+    say()
+    say(common.table(["layer", "completions", "seconds", "completions/s", "ratio to (b)",
+                      "time per completion (1 ÷ rate)"],
+                     [(label, done, f"{spent:.2f}", f"{done / spent:.0f}", f"{done / spent / baseline:.2f}",
+                       common.ms(spent / done)) for label, done, spent, _ in results]))
+    say()
+    for label, _, _, extra in results:
+        for key, value in extra.items():
+            say(f"{label}: {key}: {value}")
+    say()
+    for label, done, spent, _ in results:
+        if label.startswith("(d)"):
+            ratio = done / spent / baseline
+            say(f"target full stack ≥ 0.50 × (b): {label}: {ratio:.2f} → {'MET' if ratio >= 0.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
+    common.footer()

@@ -1,0 +1,318 @@
+"""How the inbox scales with the number of open tasks: 1k, 10k and 100k open tasks (and, with
+--full, 1,000,000 completed ones on top) over 1,000 users and 50 roles.
+
+Rows are fabricated with bulk inserts straight into instances / human_tasks / task_candidates
+(consistent with what the engine writes: one instance per open task, a candidate row per role or
+assignee, some claimed, some with due dates). Then, for a typical user (2 roles, sees about 4% of
+the tasks), it times:
+  - the inbox query: `engine.tasks.open_for(session, actor, tab="all", limit=25)` + `tasks.counts`
+  - the inbox page `/` through the Flask test client, signed in
+as p50/p95/p99 over many requests, on SQLite and on PostgreSQL, and prints the growth ratio
+of the largest size against 1k. Target: page p95 < 25 ms at 100k open and ≤ 1.5× its 1k value.
+The query plans at the largest size are printed at the end.
+
+    .venv/bin/python bench/inbox_scale.py [--quick] [--full] [--no-postgres] [--requests 200]
+
+PostgreSQL tables are ANALYZEd after each fill (autovacuum would do so in production); SQLite is
+not (Baton never runs ANALYZE there).
+"""
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import say  # noqa: E402
+
+from sqlalchemy import func, select, text  # noqa: E402
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+from engine import clock, database, tasks  # noqa: E402
+from engine.access import Actor  # noqa: E402
+from engine.models import HumanTask  # noqa: E402
+from web import create_app, throttle  # noqa: E402
+
+USERS, ROLES = 1000, 50
+KEY = "bench_linear"
+NOW = datetime(2026, 12, 1, 9, 0)
+ME = "u0001"   # the typical user: two roles
+
+
+def role_of(n):
+    return f"role{n:02d}"
+
+
+def roles_of_user(n):
+    return [role_of(n % ROLES), role_of((n * 7 + 1) % ROLES)] if (n * 7 + 1) % ROLES != n % ROLES else \
+        [role_of(n % ROLES), role_of((n + 1) % ROLES)]
+
+
+class Filler:
+    """Bulk inserts with the driver's fastest path: COPY on PostgreSQL, executemany on SQLite."""
+
+    def __init__(self, session):
+        self.session = session
+        self.bind = session.get_bind()
+        self.postgres = self.bind.dialect.name == "postgresql"
+        self.rng = random.Random(42)
+        self.next_instance = 1
+
+    def _value(self, value):
+        if isinstance(value, (list, dict)):
+            return json.dumps(value)
+        if isinstance(value, datetime) and not self.postgres:
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")   # SQLAlchemy's SQLite DateTime format
+        return value
+
+    def insert(self, table, columns, rows):
+        raw = self.bind.raw_connection()
+        try:
+            if self.postgres:
+                with raw.driver_connection.cursor() as cursor:
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row([self._value(v) for v in row])
+            else:
+                cursor = raw.cursor()
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})",
+                                   ([self._value(v) for v in row] for row in rows))
+                cursor.close()
+            raw.commit()
+        finally:
+            raw.close()
+
+    def users(self):
+        password = generate_password_hash(common.PASSWORD)   # one scrypt hash shared by every fabricated user
+        self.insert("users", ["id", "username", "email", "password_hash", "is_admin", "active", "created_at"],
+                    [(n + 1000, f"u{n:04d}", None, password, False, True, NOW) for n in range(USERS)])
+        self.insert("user_roles", ["user_id", "role"],
+                    [(n + 1000, r) for n in range(USERS) for r in roles_of_user(n)])
+
+    def tasks(self, count, definition_id, state="open"):
+        """`count` tasks in `state`, one instance per 1 (open) or 10 (completed) tasks."""
+        per_instance = 1 if state == "open" else 10
+        first, n_instances = self.next_instance, -(-count // per_instance)
+        self.next_instance += n_instances
+        status = "running" if state == "open" else "completed"
+        self.insert("instances", ["id", "definition_id", "process_key", "process_name", "version", "status", "label",
+                                  "state", "data", "incident", "started_by", "created_at", "updated_at", "ended_at",
+                                  "next_timer_at", "lock_version"],
+                    [(i + 100_000_000, definition_id, KEY, "Linear 10 steps", 1, status, f"Campaign {i}", b"", {},
+                      None, "u0000", NOW - timedelta(days=30), NOW, None if state == "open" else NOW, None, 1)
+                     for i in range(first, first + n_instances)])
+        rows, candidates = [], []
+        rng = self.rng
+        for n in range(count):
+            task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            instance_id = first + n // per_instance + 100_000_000
+            assignee = claimed = None
+            if rng.random() < 0.10:                     # 10% assigned to one person
+                assignee = f"u{rng.randrange(USERS):04d}"
+                roles, keys = [], [f"user:{assignee}"]
+            else:
+                role = role_of(rng.randrange(ROLES))
+                roles, keys = [role], [f"role:{role}"]
+                if state == "open" and rng.random() < 0.05:   # 5% claimed by someone
+                    claimed = f"u{rng.randrange(USERS):04d}"
+            created = NOW - timedelta(minutes=rng.randrange(60 * 24 * 60))
+            due = NOW + timedelta(hours=rng.randrange(-24 * 5, 24 * 30)) if rng.random() < 0.3 else None
+            step = rng.randrange(1, 11)
+            completed = (created + timedelta(hours=1), f"u{rng.randrange(USERS):04d}") if state != "open" \
+                else (None, None)
+            rows.append((task_id, instance_id, KEY, "Linear 10 steps", f"Campaign {instance_id}", f"Task_{step}",
+                         f"Step {step}", None, roles, assignee, claimed, state, [], "", due, None, created,
+                         *completed, None, None))
+            candidates += [(task_id, k) for k in keys]
+        self.insert("human_tasks", ["id", "instance_id", "process_key", "process_name", "instance_label", "element_id",
+                                    "name", "lane", "roles", "assignee", "claimed_by", "state", "form",
+                                    "documentation", "due_at", "follow_up_at", "created_at", "completed_at",
+                                    "completed_by", "reminder_sent_at", "overdue_sent_at"], rows)
+        self.insert("task_candidates", ["task_id", "key"], candidates)
+
+    def analyze(self):
+        if self.postgres:
+            raw = self.bind.raw_connection()
+            try:
+                raw.driver_connection.autocommit = True
+                raw.driver_connection.execute("VACUUM ANALYZE")
+            finally:
+                raw.driver_connection.autocommit = False
+                raw.close()
+
+
+def signed_in_client(url):
+    throttle.reset()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options(url),
+                      "SECRET_KEY": "bench-secret", "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    reply = client.post("/login", data={"username": ME, "password": common.PASSWORD})
+    assert reply.status_code == 302, f"sign-in failed: {reply.status_code}"
+    return client
+
+
+def timed(function, repeat, budget):
+    """Up to `repeat` timings, stopping early (after at least 10) once `budget` seconds are spent."""
+    samples, end = [], time.monotonic() + budget
+    for n in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+        if n >= 9 and time.monotonic() > end:
+            break
+    return samples
+
+
+PROPOSED_INDEX = ("CREATE INDEX ix_human_tasks_open_order ON human_tasks ((due_at IS NULL), due_at, created_at, id) "
+                  "WHERE state = 'open'")
+
+
+def apply_proposal(session):
+    """What --what-if tries on the bench database (never on the engine's schema): the partial index
+    that serves the inbox order, and fresh planner statistics on SQLite."""
+    session.execute(text(PROPOSED_INDEX))
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("ANALYZE"))
+        session.commit()
+
+
+def explain(session, actor):
+    """The plans of the inbox's list query and of its 'all' count."""
+    bind = session.get_bind()
+    query = tasks.open_query(actor, "all").order_by(HumanTask.due_at.is_(None), HumanTask.due_at,
+                                                    HumanTask.created_at, HumanTask.id).limit(25)
+    count = select(func.count()).select_from(tasks.open_query(actor, "all").subquery())
+    out = []
+    for label, statement in (("list", query), ("count", count)):
+        sql = str(statement.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
+        prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if bind.dialect.name == "postgresql" \
+            else "EXPLAIN QUERY PLAN "
+        rows = session.execute(text(prefix + sql)).all()
+        plan = [r[0] for r in rows] if bind.dialect.name == "postgresql" else \
+            [f"{'  ' * (r[1] > 0)}{r[3]}" for r in rows]
+        out.append(f"-- {label}: {sql.splitlines()[0][:80]}…\n" + "\n".join(plan))
+    return "\n".join(out)
+
+
+def run(url, label, levels, completed, repeat, budget, what_if):
+    """Fill level by level; return [(level label, visible, query samples, counts samples, page samples)], plan."""
+    factory = database.connect(url)
+    session = factory()
+    definition = common.deploy(session, "linear.bpmn", common.linear_bpmn(KEY))
+    filler = Filler(session)
+    filler.users()
+    actor = Actor(ME, frozenset(roles_of_user(1)))
+    results, filled = [], 0
+    stages = [(n, "open") for n in levels] + ([(completed, "completed")] if completed else []) \
+        + ([(0, "what-if")] if what_if else [])
+    with clock.frozen_at(NOW):
+        for target, state in stages:
+            started = time.perf_counter()
+            if state == "open":
+                filler.tasks(target - filled, definition.id)
+                filled = target
+                name = f"{target:,} open"
+            elif state == "what-if":
+                apply_proposal(session)
+                name = results[-1][0] + " + proposed index" + (", ANALYZE" if "sqlite" in url else "")
+            else:
+                filler.tasks(target, definition.id, state="completed")
+                name = f"{filled:,} open + {target:,} done"
+            filler.analyze()
+            say(f"  {label}: {name} filled in {time.perf_counter() - started:.1f} s; measuring …")
+            session.close()
+            session = factory()
+            client = signed_in_client(url)
+            visible = tasks.open_for(session, actor, limit=1)[1]
+            assert client.get("/").status_code == 200
+            query = timed(lambda: tasks.open_for(session, actor, tab="all", limit=25), repeat, budget)
+            counts = timed(lambda: tasks.counts(session, actor), repeat, budget)
+            page = timed(lambda: client.get("/"), repeat, budget)
+            results.append((name, visible, query, counts, page))
+            if state != "what-if":
+                plan = explain(session, actor)
+    session.close()
+    factory.kw["bind"].dispose()
+    return results, plan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests per size")
+    parser.add_argument("--full", action="store_true", help="also add 1,000,000 completed tasks")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--requests", type=int, help="requests per measurement (default 200, quick 60)")
+    parser.add_argument("--budget", type=float, help="seconds per measurement at most (default 20, quick 6)")
+    parser.add_argument("--what-if", action="store_true",
+                        help="finally add the proposed partial index (and ANALYZE on SQLite) and measure again")
+    args = parser.parse_args()
+    common.quiet_alembic()
+    repeat = args.requests or (60 if args.quick else 200)
+    budget = args.budget or (6 if args.quick else 20)
+    levels = [1_000, 10_000, 100_000]
+    completed = 1_000_000 if args.full else 0
+    common.header("Inbox at scale (typical user with 2 of 50 roles; 1,000 users)",
+                  ("quick" if args.quick else "default") + (" + full" if args.full else "")
+                  + (" + what-if" if args.what_if else ""))
+    all_results, plans = [], []
+    with common.workdir() as folder:
+        databases = [("SQLite", lambda: common.sqlite_url(folder))]
+        cluster_context = None
+        try:
+            if not args.no_postgres:
+                cluster_context = common.postgres_cluster()
+                cluster = cluster_context.__enter__()
+                databases.append(("PostgreSQL", lambda: common.postgres_url(cluster)))
+            for label, make_url in databases:
+                results, plan = run(make_url(), label, levels, completed, repeat, budget, args.what_if)
+                all_results.append((label, results))
+                plans.append((label, plan))
+        finally:
+            if cluster_context is not None:
+                cluster_context.__exit__(None, None, None)
+
+    p = common.percentile
+    rows, verdicts = [], []
+    for label, results in all_results:
+        base_page = p(results[0][4], 95)
+        base_query = p(results[0][2], 95) + p(results[0][3], 95)
+        for name, visible, query, counts, page in results:
+            rows.append((label, name, f"{visible:,}", common.ms(p(query, 50)), common.ms(p(query, 95)),
+                         common.ms(p(counts, 50)), common.ms(p(counts, 95)),
+                         common.ms(p(page, 50)), common.ms(p(page, 95)), common.ms(p(page, 99)),
+                         f"{p(page, 95) / base_page:.2f}",
+                         f"{(p(query, 95) + p(counts, 95)) / base_query:.2f}", len(page)))
+        at_100k = next(r for r in results if r[0] == "100,000 open")
+        p95 = p(at_100k[4], 95)
+        growth = p95 / base_page
+        verdicts.append(f"{label}: page p95 at 100k = {common.ms(p95)} (target < 25 ms: "
+                        f"{'MET' if p95 < 0.025 else 'MISSED'}); growth 100k/1k = {growth:.2f} "
+                        f"(target ≤ 1.5: {'MET' if growth <= 1.5 else 'MISSED'})")
+        for name, _, _, _, page in results[3:]:
+            verdicts.append(f"{label}: {name}: page p95 = {common.ms(p(page, 95))} "
+                            f"({p(page, 95) / base_page:.2f}× the 1k value)")
+    say()
+    say(common.table(["db", "tasks", "visible to user", "open_for p50", "open_for p95", "counts p50", "counts p95",
+                      "page p50", "page p95", "page p99", "page p95 ÷ 1k", "query p95 ÷ 1k", "n"], rows))
+    say()
+    for line in verdicts:
+        say(line)
+    say(f"(up to {repeat} requests or {budget:.0f} s per cell, at least 10; 'counts' = the three tab counts; the page "
+        "runs open_for + counts and adds the user, the bell, the process list and the template.)")
+    if args.what_if:
+        say(f"what-if index: {PROPOSED_INDEX}")
+    for label, plan in plans:
+        say()
+        say(f"## Query plans, {label}, at the largest size")
+        say(plan)
+
+
+if __name__ == "__main__":
+    main()
+    common.footer()
