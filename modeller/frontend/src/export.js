@@ -1,3 +1,5 @@
+import { exportXml } from './xml-export';
+
 /**
  * Download the diagram as .bpmn (XML) or .svg through a blob link.
  */
@@ -34,8 +36,7 @@ export function downloadBlob(content, type, filename) {
 export function setupExport(modeler, { bpmnButton, svgButton, getName, setStatus }) {
   async function exportBpmn() {
     try {
-      const { xml } = await modeler.saveXML({ format: true });
-      downloadBlob(xml, 'application/xml', `${fileBaseName(getName())}.bpmn`);
+      downloadBlob(await exportXml(modeler), 'application/xml', `${fileBaseName(getName())}.bpmn`);
     } catch (error) {
       setStatus(`Could not export BPMN: ${error.message}`, 'error');
     }

@@ -33,6 +33,7 @@ import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
 import { createSave } from './save';
 import { setupExport } from './export';
+import { exportXml } from './xml-export';
 import { setupFileOpen } from './file-drop';
 import { createStatus } from './status';
 import { observeCanvasResize } from './canvas-resize';
@@ -99,7 +100,8 @@ function start(root) {
     lastSave: null,
     lastImport: null,
     save: null,
-    openXML: null
+    openXML: null,
+    xml: () => exportXml(modeler)
   };
 
   window.batonModeller = state;

@@ -1,3 +1,5 @@
+import { exportXml } from './xml-export';
+
 /**
  * Save the diagram: POST the XML to the server and report the outcome.
  *
@@ -16,7 +18,7 @@ export function createSave({ modeler, saveUrl, csrfToken, serverErrors, setStatu
     let xml;
 
     try {
-      ({ xml } = await modeler.saveXML({ format: true }));
+      xml = await exportXml(modeler);
     } catch (error) {
       setStatus(`Could not export the diagram: ${error.message}`, 'error');
       return { ok: false, error: error.message };
