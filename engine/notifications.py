@@ -42,13 +42,14 @@ def role_webhooks():
 
 
 def _people(session, roles=(), usernames=()):
-    query = select(User).where(User.active.is_(True))
+    """(username, email) of the active users with one of `roles` or `usernames`."""
+    query = select(User.username, User.email).where(User.active.is_(True))
     conditions = []
     if roles:
         conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(list(roles)))))
     if usernames:
         conditions.append(User.username.in_(list(usernames)))
-    return session.scalars(query.where(or_(*conditions))).all() if conditions else []
+    return session.execute(query.where(or_(*conditions))).all() if conditions else []
 
 
 def owners(session, row):

@@ -97,7 +97,7 @@ def _take(session, row, actor, **values):
     changed = session.execute(update(HumanTask).where(
         HumanTask.id == row.id, HumanTask.state == "open",
         or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
-        .values(**values).execution_options(synchronize_session=False)).rowcount
+        .values(**values).execution_options(synchronize_session="evaluate")).rowcount
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
@@ -141,9 +141,7 @@ def complete(session, task_id, actor, data):
         raise Invalid("the form has errors", errors)
     task.data.update(values)
     incident = workflows.run(workflow, task)
-    now = clock.now()
-    _take(session, row, actor, state="completed", completed_at=now, completed_by=actor.username)
-    row.state, row.completed_at, row.completed_by = "completed", now, actor.username
+    _take(session, row, actor, state="completed", completed_at=clock.now(), completed_by=actor.username)
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
                    data=plain(values))
     return instances.commit_change(session, instance, workflow, definition,
