@@ -28,6 +28,7 @@ import MinimapModule from 'diagram-js-minimap';
 import TokenSimulationModule from 'bpmn-js-token-simulation';
 
 import { blankDiagram } from './blank-diagram';
+import KeepUndrawnDiModule from './keep-undrawn-di';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
@@ -82,7 +83,8 @@ function start(root) {
       CamundaBehaviorsModule,
       LintModule,
       MinimapModule,
-      TokenSimulationModule
+      TokenSimulationModule,
+      KeepUndrawnDiModule
     ],
     moddleExtensions: {
       camunda: camundaModdle
