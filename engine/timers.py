@@ -41,13 +41,13 @@ def _fire(session, instance_id, now):
     for _ in range(MAX_ROUNDS):
         before = waiting.timers(workflow)
         workflow.refresh_timers()
-        incident = instances.advance(session, instance, definition, workflow)
         after = waiting.timers(workflow)
         went = [task_id for task_id, due in before.items() if after.get(task_id) != due]
-        for task_id in went:
+        for task_id in went:   # recorded before what the timer sets off, in the order it happened
             task = workflow.get_task_from_id(task_id)
             history.record(session, instance, "timer_fired", task.task_spec.bpmn_id, str(task_id),
                            data={"due": before[task_id].isoformat() if before[task_id] else None})
+        incident = instances.advance(session, instance, definition, workflow)
         fired += len(went)
         due = waiting.next_timer(workflow)
         if incident or not went or due is None or due > now:
