@@ -1,12 +1,14 @@
 """Running SpiffWorkflow workflows safely: create, load, advance, store.
 
-Three hazards of the library are handled here, once, for every entry point:
+The hazards of the library are handled here, once, for every entry point:
 - a deserialised workflow gets a fresh *unsandboxed* script engine: `load` always re-attaches ours;
 - task iteration silently stops at depth 1000, so a long-lived loop looked "completed": the
   iterator's depth limit is raised, and a workflow that claims completion without reaching an
   end event is reported as stuck, never as completed;
 - a failing condition or script raises out of `do_engine_steps` and leaves a task in ERROR:
   `advance` turns that into an `Incident` naming the element;
+- parallel branches meeting again let the last to arrive overwrite every field: `joins` merges
+  what each branch changed instead;
 - a loop of automatic steps whose condition never turns false would hold a server thread forever:
   `advance` stops after `MAX_STEPS` automatic steps or `MAX_SECONDS` and reports the step it was at.
 """
@@ -28,7 +30,7 @@ from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator
 
-from . import sandbox
+from . import joins, sandbox
 
 MAX_TREE_DEPTH = 1_000_000
 MAX_STEPS = 5_000      # automatic steps one user action may cause
@@ -43,6 +45,7 @@ def _raise_depth_limit(cls):
 
 _raise_depth_limit(TaskIterator)
 _raise_depth_limit(BpmnTaskIterator)
+joins.merge_by_changes()
 
 
 class _PlainMessageConverter(MessageEventDefinitionConverter):
