@@ -31,8 +31,8 @@ def _deliver_to(session, instance, kind, name, data, actor_name):
     task.data.update(data)
     payload = {"payload": data, "result_var": "last_message"} if hasattr(event_definition, "result_var") else data
     workflow.send_event(BpmnEvent(event_definition, payload=payload))
-    history.record(session, instance, f"{kind}_received", task.task_spec.bpmn_id, user=actor_name,
-                   data={"name": name, "data": plain(data)})
+    history.record(session, instance, f"{kind}_received", waiting.catch_element(task, event_definition),
+                   user=actor_name, data={"name": name, "data": plain(data)})
     instances.commit_change(session, instance, workflow, definition,
                             instances.advance(session, instance, definition, workflow))
     return True

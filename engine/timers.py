@@ -45,7 +45,7 @@ def _fire(session, instance_id, now):
         went = [task_id for task_id, due in before.items() if after.get(task_id) != due]
         for task_id in went:   # recorded before what the timer sets off, in the order it happened
             task = workflow.get_task_from_id(task_id)
-            history.record(session, instance, "timer_fired", task.task_spec.bpmn_id, str(task_id),
+            history.record(session, instance, "timer_fired", waiting.timer_element(task), str(task_id),
                            data={"due": before[task_id].isoformat() if before[task_id] else None})
         incident = instances.advance(session, instance, definition, workflow)
         fired += len(went)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from sqlalchemy import delete
 
 from . import clock
@@ -43,9 +44,30 @@ def _waiting(workflow):
     """(task, event definition) for every waiting catch, with event-based gateways and multiple
     events opened up (SpiffWorkflow keeps their definitions inside one MultipleEventDefinition)."""
     for task in list(workflow.event_manager.tasks.values()):
-        definition = task.task_spec.event_definition
-        for item in getattr(definition, "event_definitions", None) or [definition]:
+        for item in _items(task):
             yield task, item
+
+
+def _items(task):
+    definition = task.task_spec.event_definition
+    return getattr(definition, "event_definitions", None) or [definition]
+
+
+def catch_element(task, item):
+    """The id of the element that catches `item`. An event-based gateway waits on behalf of the catch
+    events after it: SpiffWorkflow moves their definitions onto the gateway, in the order of its outputs."""
+    spec = task.task_spec
+    if isinstance(spec, EventBasedGateway):
+        for index, candidate in enumerate(_items(task)):
+            if candidate is item and index < len(spec.outputs):
+                return spec.outputs[index].bpmn_id
+    return spec.bpmn_id
+
+
+def timer_element(task):
+    """The id of the timer event a waiting task stands for."""
+    return next((catch_element(task, item) for item in _items(task) if type(item).__name__ in TIMER_TYPES),
+                task.task_spec.bpmn_id)
 
 
 def timers(workflow):
