@@ -5,8 +5,9 @@ Rows are fabricated with bulk inserts straight into instances / human_tasks / ta
 (consistent with what the engine writes: one instance per open task, a candidate row per role or
 assignee, some claimed, some with due dates). Then, for a typical user (2 roles, sees about 4% of
 the tasks), it times:
-  - the inbox query: `engine.tasks.open_for(session, actor, tab="all", limit=25)` + `tasks.counts`
-  - the inbox page `/` through the Flask test client, signed in
+  - `engine.tasks.open_for(session, actor, tab="all", limit=25)` (one page and its total, as the API
+    lists tasks) and `tasks.counts` (the three tab counts in one query)
+  - the inbox page `/` through the Flask test client, signed in (`tasks.open_page` + `tasks.counts`)
 as p50/p95/p99 over many requests, on SQLite and on PostgreSQL, and prints the growth ratio
 of the largest size against 1k. Target: page p95 < 25 ms at 100k open and ≤ 1.5× its 1k value.
 The query plans at the largest size are printed at the end.
@@ -14,7 +15,7 @@ The query plans at the largest size are printed at the end.
     .venv/bin/python bench/inbox_scale.py [--quick] [--full] [--no-postgres] [--requests 200]
 
 PostgreSQL tables are ANALYZEd after each fill (autovacuum would do so in production); SQLite is
-not (Baton never runs ANALYZE there).
+not (Baton never runs ANALYZE there: the inbox's plans do not depend on statistics).
 """
 import argparse
 import json
@@ -29,12 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from engine import clock, database, tasks  # noqa: E402
 from engine.access import Actor  # noqa: E402
-from engine.models import HumanTask  # noqa: E402
 from web import create_app, throttle  # noqa: E402
 
 USERS, ROLES = 1000, 50
@@ -168,39 +168,34 @@ def timed(function, repeat, budget):
     return samples
 
 
-PROPOSED_INDEX = ("CREATE INDEX ix_human_tasks_open_order ON human_tasks ((due_at IS NULL), due_at, created_at, id) "
-                  "WHERE state = 'open'")
-
-
-def apply_proposal(session):
-    """What --what-if tries on the bench database (never on the engine's schema): the partial index
-    that serves the inbox order, and fresh planner statistics on SQLite."""
-    session.execute(text(PROPOSED_INDEX))
-    session.commit()
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("ANALYZE"))
-        session.commit()
-
-
 def explain(session, actor):
-    """The plans of the inbox's list query and of its 'all' count."""
+    """The plans of the statements the inbox page runs: its page of tasks and the tab counts."""
     bind = session.get_bind()
-    query = tasks.open_query(actor, "all").order_by(HumanTask.due_at.is_(None), HumanTask.due_at,
-                                                    HumanTask.created_at, HumanTask.id).limit(25)
-    count = select(func.count()).select_from(tasks.open_query(actor, "all").subquery())
+    statements = []
+
+    def capture(_connection, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    event.listen(bind, "before_cursor_execute", capture)
+    try:
+        tasks.open_page(session, actor, tab="all", limit=25)
+        tasks.counts(session, actor)
+    finally:
+        event.remove(bind, "before_cursor_execute", capture)
+    postgres = bind.dialect.name == "postgresql"
+    cursor = session.connection().connection.driver_connection.cursor()
     out = []
-    for label, statement in (("list", query), ("count", count)):
-        sql = str(statement.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
-        prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if bind.dialect.name == "postgresql" \
-            else "EXPLAIN QUERY PLAN "
-        rows = session.execute(text(prefix + sql)).all()
-        plan = [r[0] for r in rows] if bind.dialect.name == "postgresql" else \
-            [f"{'  ' * (r[1] > 0)}{r[3]}" for r in rows]
-        out.append(f"-- {label}: {sql.splitlines()[0][:80]}…\n" + "\n".join(plan))
+    for statement, parameters in statements:
+        cursor.execute(("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN ") + statement,
+                       parameters)
+        rows = cursor.fetchall()
+        plan = [r[0] for r in rows] if postgres else [f"{'  ' * (r[1] > 0)}{r[3]}" for r in rows]
+        out.append(f"-- {' '.join(statement.split())[:100]}…\n" + "\n".join(plan))
+    cursor.close()
     return "\n".join(out)
 
 
-def run(url, label, levels, completed, repeat, budget, what_if):
+def run(url, label, levels, completed, repeat, budget):
     """Fill level by level; return [(level label, visible, query samples, counts samples, page samples)], plan."""
     factory = database.connect(url)
     session = factory()
@@ -209,8 +204,7 @@ def run(url, label, levels, completed, repeat, budget, what_if):
     filler.users()
     actor = Actor(ME, frozenset(roles_of_user(1)))
     results, filled = [], 0
-    stages = [(n, "open") for n in levels] + ([(completed, "completed")] if completed else []) \
-        + ([(0, "what-if")] if what_if else [])
+    stages = [(n, "open") for n in levels] + ([(completed, "completed")] if completed else [])
     with clock.frozen_at(NOW):
         for target, state in stages:
             started = time.perf_counter()
@@ -218,9 +212,6 @@ def run(url, label, levels, completed, repeat, budget, what_if):
                 filler.tasks(target - filled, definition.id)
                 filled = target
                 name = f"{target:,} open"
-            elif state == "what-if":
-                apply_proposal(session)
-                name = results[-1][0] + " + proposed index" + (", ANALYZE" if "sqlite" in url else "")
             else:
                 filler.tasks(target, definition.id, state="completed")
                 name = f"{filled:,} open + {target:,} done"
@@ -235,8 +226,7 @@ def run(url, label, levels, completed, repeat, budget, what_if):
             counts = timed(lambda: tasks.counts(session, actor), repeat, budget)
             page = timed(lambda: client.get("/"), repeat, budget)
             results.append((name, visible, query, counts, page))
-            if state != "what-if":
-                plan = explain(session, actor)
+            plan = explain(session, actor)
     session.close()
     factory.kw["bind"].dispose()
     return results, plan
@@ -249,8 +239,6 @@ def main():
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--requests", type=int, help="requests per measurement (default 200, quick 60)")
     parser.add_argument("--budget", type=float, help="seconds per measurement at most (default 20, quick 6)")
-    parser.add_argument("--what-if", action="store_true",
-                        help="finally add the proposed partial index (and ANALYZE on SQLite) and measure again")
     args = parser.parse_args()
     common.quiet_alembic()
     repeat = args.requests or (60 if args.quick else 200)
@@ -259,7 +247,7 @@ def main():
     completed = 1_000_000 if args.full else 0
     common.header("Inbox at scale (typical user with 2 of 50 roles; 1,000 users)",
                   ("quick" if args.quick else "default") + (" + full" if args.full else "")
-                  + (" + what-if" if args.what_if else ""))
+)
     all_results, plans = [], []
     with common.workdir() as folder:
         databases = [("SQLite", lambda: common.sqlite_url(folder))]
@@ -270,7 +258,7 @@ def main():
                 cluster = cluster_context.__enter__()
                 databases.append(("PostgreSQL", lambda: common.postgres_url(cluster)))
             for label, make_url in databases:
-                results, plan = run(make_url(), label, levels, completed, repeat, budget, args.what_if)
+                results, plan = run(make_url(), label, levels, completed, repeat, budget)
                 all_results.append((label, results))
                 plans.append((label, plan))
         finally:
@@ -305,8 +293,6 @@ def main():
         say(line)
     say(f"(up to {repeat} requests or {budget:.0f} s per cell, at least 10; 'counts' = the three tab counts; the page "
         "runs open_for + counts and adds the user, the bell, the process list and the template.)")
-    if args.what_if:
-        say(f"what-if index: {PROPOSED_INDEX}")
     for label, plan in plans:
         say()
         say(f"## Query plans, {label}, at the largest size")

@@ -3,7 +3,7 @@ in `instances.state` is read solely when an instance changes."""
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
@@ -115,10 +115,29 @@ class Instance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+_OPEN = "state = 'open'"
+_CLAIMED = "claimed_by IS NOT NULL"
+
+
+def _only(condition):
+    """A partial index's condition, for both databases."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
 class HumanTask(Base):
     """A READY user/manual task, projected from the workflow so the inbox never deserialises."""
     __tablename__ = "human_tasks"
-    __table_args__ = (Index("ix_human_tasks_open_due", "state", "due_at", "created_at"),)
+    __table_args__ = (
+        # Partial, as no index may start with `state` or hold the unclaimed tasks under `claimed_by`:
+        # SQLite (which has no statistics) would take `state = 'open'` or `claimed_by IS NULL` for a
+        # selective condition and walk every open task for each inbox query.
+        Index("ix_human_tasks_open_due", "due_at", **_only(_OPEN)),          # reminders, overdue notices
+        Index("ix_human_tasks_claimed_by", "claimed_by", **_only(_CLAIMED)),
+        # the inbox's order: PostgreSQL walks it and stops after one page
+        Index("ix_human_tasks_open_order", text("(due_at IS NULL)"), "due_at", "created_at", "id", **_only(_OPEN)),
+        # the open task of a candidate row, without reading the task (SQLite needs `state` in it for that)
+        Index("ix_human_tasks_open_visible", "id", "state", "claimed_by", "due_at", "created_at", **_only(_OPEN)),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     process_key: Mapped[str] = mapped_column(String(255))
@@ -129,7 +148,7 @@ class HumanTask(Base):
     lane: Mapped[str | None] = mapped_column(String(255))
     roles: Mapped[list] = mapped_column(JSON, default=list)
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
-    claimed_by: Mapped[str | None] = mapped_column(String(80), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
     state: Mapped[str] = mapped_column(String(20))
     form: Mapped[list] = mapped_column(JSON, default=list)
     documentation: Mapped[str | None] = mapped_column(Text)

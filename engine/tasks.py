@@ -52,13 +52,12 @@ def open_query(actor, tab="all", process_key=None, role=None, search=None):
         query = query.where(or_(HumanTask.claimed_by == actor.username, HumanTask.assignee == actor.username))
     else:
         query = query.where(or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
-        keys = actor.keys - {"*"} if tab == "roles" else actor.keys
         if not (actor.admin and tab == "all"):
-            query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key.in_(keys))))
+            query = query.where(_for_any_of(_role_keys(actor) if tab == "roles" else actor.keys))
     if process_key:
         query = query.where(HumanTask.process_key == process_key)
     if role:
-        query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key == f"role:{role}")))
+        query = query.where(_for_any_of({f"role:{role}"}))
     if search:
         pattern = f"%{search.strip()}%"
         query = query.where(or_(HumanTask.name.ilike(pattern), HumanTask.instance_label.ilike(pattern),
@@ -66,18 +65,41 @@ def open_query(actor, tab="all", process_key=None, role=None, search=None):
     return query
 
 
+def _role_keys(actor):
+    """The `roles` tab leaves out the tasks open to everyone."""
+    return actor.keys - {"*"}
+
+
+def _for_any_of(keys, task_id=HumanTask.id):
+    """Tasks with one of these candidate keys, as a non-correlated IN: SQLite reads the candidate rows of
+    these few keys and looks their open tasks up in `ix_human_tasks_open_visible`; PostgreSQL may instead
+    probe them while it walks the open tasks in inbox order."""
+    return task_id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key.in_(keys)))
+
+
+def open_page(session, actor, tab="all", limit=50, offset=0, **filters):
+    """One page of `open_query`, sorted by due date (none last), then age, then id: the order of
+    `ix_human_tasks_open_order`, so PostgreSQL can stop after the page."""
+    return session.scalars(open_query(actor, tab, **filters).order_by(
+        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .limit(limit).offset(offset)).all()
+
+
 def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
-    """(tasks, total) sorted by due date (none last), then age."""
-    query = open_query(actor, tab, **filters)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
-                                          HumanTask.id).limit(limit).offset(offset)).all()
-    return rows, total
+    """(tasks, total): one page and the size of `tab` (the inbox, showing every tab, uses `counts`)."""
+    total = session.scalar(select(func.count()).select_from(open_query(actor, tab, **filters).subquery()))
+    return open_page(session, actor, tab, limit, offset, **filters), total
 
 
 def counts(session, actor, **filters):
-    return {tab: session.scalar(select(func.count()).select_from(open_query(actor, tab, **filters).subquery()))
-            for tab in TABS}
+    """The size of each tab in one query and one pass over the `all` tab, since each count reads every
+    task the actor may see: `roles` is the part of `all` with a key other than everyone's (also for admins,
+    whose `all` skips the keys), `mine` a lookup by name."""
+    everything = open_query(actor, "all", **filters).subquery()
+    mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
+    row = session.execute(select(mine, func.count().filter(_for_any_of(_role_keys(actor), everything.c.id)),
+                                 func.count()).select_from(everything)).one()
+    return dict(zip(TABS, row))
 
 
 def claim(session, task_id, actor):

@@ -30,10 +30,11 @@ def index():
     page = max(request.args.get("page", 1, type=int), 1)
     size = current_app.config["BATON_PAGE_SIZE"]
     filters = _filters()
-    rows, total = tasks.open_for(db.session, actor(), tab=tab, limit=size, offset=(page - 1) * size, **filters)
-    return render_template("inbox/index.html", rows=rows, total=total, tab=tab, page=page, size=size,
-                           counts=tasks.counts(db.session, actor(), **filters), filters=filters,
-                           processes=definitions.startable(db.session), who_for=tasks.who_for)
+    rows = tasks.open_page(db.session, actor(), tab=tab, limit=size, offset=(page - 1) * size, **filters)
+    counts = tasks.counts(db.session, actor(), **filters)   # the tabs' sizes; this tab's is the total
+    return render_template("inbox/index.html", rows=rows, total=counts[tab], tab=tab, page=page, size=size,
+                           counts=counts, filters=filters, processes=definitions.startable(db.session),
+                           who_for=tasks.who_for)
 
 
 def _task_or_403(task_id):
