@@ -1,8 +1,9 @@
 """What each layer costs per task completion, on a 10-step linear process (10 user tasks in a row).
 
   (a) SpiffWorkflow alone, in memory: parse once, `task.run(); wf.do_engine_steps()`
-  (b) SpiffWorkflow with a serialise + deserialise per step (engine.workflows.load/dump, as Baton
-      stores instances): the BASELINE every other figure is divided by
+  (b) SpiffWorkflow with a serialise + deserialise per step, in the library's own JSON format
+      (`BpmnWorkflowSerializer.serialize_json` / `deserialize_json`, as a stateless host that keeps
+      nothing in memory does it): the BASELINE every other figure is divided by
   (c) the Baton engine API, `engine.tasks.complete`, on SQLite and on PostgreSQL
   (d) the full stack: `baton serve` (gunicorn) + the JSON API with a bearer token, a few client
       threads with keep-alive connections on loopback, on SQLite and on PostgreSQL
@@ -23,10 +24,12 @@ from common import say  # noqa: E402
 
 from SpiffWorkflow import TaskState  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from engine import database, instances, tasks, users, workflows  # noqa: E402
+from engine import database, instances, tasks, users  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
 
 KEY, STEPS = "bench_linear", 10
@@ -60,18 +63,19 @@ def in_memory(n_instances):
 
 
 def serialised(n_instances):
-    """(b): completions/s with load → run → dump around every completion (a stateless request)."""
+    """(b): completions/s with deserialise → run → serialise around every completion (a stateless request)."""
     process, subprocesses = spec()
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
     done, spent = 0, 0.0
     phases = {"load": 0.0, "engine": 0.0, "dump": 0.0}
     size = 0
     for _ in range(n_instances):
         workflow = BpmnWorkflow(process, subprocesses)
         workflow.do_engine_steps()
-        state = workflows.dump(workflow, "camunda")
+        state = serializer.serialize_json(workflow)
         while True:
             t0 = time.perf_counter()
-            workflow = workflows.load(state, "camunda")
+            workflow = serializer.deserialize_json(state)
             t1 = time.perf_counter()
             todo = ready(workflow)
             if not todo:
@@ -79,7 +83,7 @@ def serialised(n_instances):
             todo[0].run()
             workflow.do_engine_steps()
             t2 = time.perf_counter()
-            state = workflows.dump(workflow, "camunda")
+            state = serializer.serialize_json(workflow)
             t3 = time.perf_counter()
             phases["load"] += t1 - t0
             phases["engine"] += t2 - t1
@@ -89,7 +93,7 @@ def serialised(n_instances):
             size = len(state)
         assert workflow.is_completed()
     return done, spent, {"per step: load/engine/dump": " / ".join(common.ms(v / done) for v in phases.values()),
-                         "state at end (gzip)": f"{size / 1024:.1f} KB"}
+                         "state at end (JSON)": f"{size / 1024:.1f} KB"}
 
 
 def setup_database(url, n_instances):

@@ -6,7 +6,7 @@ code the diagram carries is compiled in the sandbox, and only then is anything s
 import hashlib
 from collections import OrderedDict
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from modeller import reader, specs
 
@@ -108,6 +108,17 @@ def bundle_for(definition):
         bundle = check([(f.filename, f.content) for f in definition.files], as_model=True)
         _remember(definition.sha256, bundle)
     return bundle
+
+
+_DIGEST = select(Definition.sha256).where(Definition.id == bindparam("definition_id"))
+
+
+def bundle_of(session, definition_id):
+    """The built specs of definition `definition_id`, reading only its digest when they are at hand:
+    every change of an instance needs them, and a definition never changes."""
+    digest = session.connection().execute(_DIGEST, {"definition_id": definition_id}).scalar()
+    bundle = _BUNDLES.get(digest)
+    return bundle if bundle is not None else bundle_for(get(session, definition_id))
 
 
 def get(session, definition_id):

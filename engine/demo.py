@@ -137,9 +137,7 @@ def _scenarios(today):
 
 
 def _start_role(session, key):
-    version = definitions.latest(session, key)
-    definition = definitions.get(session, version.definition_id)
-    step = instances.start_step(definition, definitions.bundle_for(definition), key)
+    step = instances.start_step_of(session, definitions.latest(session, key))
     return step["roles"][0] if step and step["roles"] else None
 
 

@@ -3,14 +3,17 @@
 `commit_change` is the single way an instance's state is written: the serialised workflow, the
 human-task rows, the status and the audit events go into one transaction guarded by the
 instance's `lock_version`, so a concurrent change makes the later writer fail with Conflict
-instead of doubling work.
+instead of doubling work. What a change needs of its definition is the definition's `Bundle`
+(parsed specs and steps), which never changes and is kept in memory.
 """
+from dataclasses import dataclass, field
+
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
-from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflows
+from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflow_cache, workflows
 from .access import Actor, candidate_keys, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid
@@ -24,13 +27,18 @@ def get(session, instance_id):
     return fetch(session, Instance, instance_id, "instance")
 
 
-def start_step(definition, bundle, key):
+def start_step(bundle, key):
     """The start event's step (its form and roles) for process `key`, or None."""
     spec = bundle.specs[key][0]
     for task_spec in spec.task_specs.values():
-        if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in definition.steps:
-            return definition.steps[task_spec.bpmn_id]
+        if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in bundle.steps:
+            return bundle.steps[task_spec.bpmn_id]
     return None
+
+
+def start_step_of(session, version):
+    """The start event's step of a process version, or None."""
+    return start_step(definitions.bundle_of(session, version.definition_id), version.key)
 
 
 def may_start(actor, step):
@@ -39,9 +47,8 @@ def may_start(actor, step):
 
 def start(session, key, data, actor):
     version = definitions.latest(session, key)
-    definition = definitions.get(session, version.definition_id)
-    bundle = definitions.bundle_for(definition)
-    step = start_step(definition, bundle, key)
+    bundle = definitions.bundle_of(session, version.definition_id)
+    step = start_step(bundle, key)
     if not may_start(actor, step):
         raise Forbidden(f"{actor.username} may not start {key!r} (roles: {', '.join(step['roles'])})")
     values, errors = forms.validate(step["form"] if step else [], data or {})
@@ -50,13 +57,13 @@ def start(session, key, data, actor):
     workflow = workflows.create(*bundle.specs[key])
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(values)
-    instance = Instance(definition_id=definition.id, process_key=key, process_name=version.name or key,
+    instance = Instance(definition_id=version.definition_id, process_key=key, process_name=version.name or key,
                         version=version.version, status="running", label=_label(step, values),
                         started_by=actor.username, state=b"", created_at=clock.now())
     session.add(instance)
     session.flush()
     history.record(session, instance, "instance_started", user=actor.username, data=plain(values))
-    return commit_change(session, instance, workflow, definition, advance(session, instance, definition, workflow))
+    return commit_change(session, instance, workflow, bundle, advance(session, instance, bundle, workflow))
 
 
 def _label(step, values):
@@ -67,11 +74,11 @@ def _label(step, values):
     return None
 
 
-def advance(session, instance, definition, workflow):
+def advance(session, instance, bundle, workflow):
     """Run the workflow on; email steps (service or send tasks with camunda:type="email") are queued
     in the notification outbox in the same transaction. Returns an Incident or None."""
     def email(task):
-        step = definition.steps.get(task.task_spec.bpmn_id) or {}
+        step = bundle.steps.get(task.task_spec.bpmn_id) or {}
         if step.get("type") != "email":
             return False
         notice = notifications.email_step(session, instance, task.task_spec.bpmn_id, step, task.data)
@@ -80,67 +87,135 @@ def advance(session, instance, definition, workflow):
         return True
 
     def completed(task):
-        if (definition.steps.get(task.task_spec.bpmn_id) or {}).get("kind") == "sendTask":
+        if (bundle.steps.get(task.task_spec.bpmn_id) or {}).get("kind") == "sendTask":
             email(task)
 
     return workflows.advance(workflow, completed, email)
 
 
 def load(session, instance):
-    definition = definitions.get(session, instance.definition_id)
-    return definition, workflows.load(instance.state, definition.dialect)
+    """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
+    the instance's current state, else that state deserialised."""
+    bundle = definitions.bundle_of(session, instance.definition_id)
+    workflow = workflow_cache.take(instance.state) or \
+        workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
+    return bundle, workflow
 
 
-def commit_change(session, instance, workflow, definition, incident=None):
+@dataclass
+class Change:
+    """What one change of an instance will write, worked out before anything is written: the writes
+    then go to the database in one burst, so a SQLite writer holds the file's lock only that long."""
+    instance: Instance
+    workflow: object
+    columns: dict                                   # the instance row's new values
+    gone: list = field(default_factory=list)        # ids of open task rows whose task is no longer ready
+    tasks: list = field(default_factory=list)       # (row values, candidate keys) of the new task rows
+    notices: list = field(default_factory=list)     # notification rows for the new tasks
+    waits_changed: bool = False                     # whether the event_waits rows must be rewritten
+
+
+def commit_change(session, instance, workflow, bundle, incident=None):
     """Write the workflow, its task rows, status and events in one transaction; Conflict on a race."""
+    return apply(session, prepare(session, instance, workflow, bundle, incident))
+
+
+def prepare(session, instance, workflow, bundle, incident=None, completing=None):
+    """Work out (reading, never writing) what storing `workflow` as the instance's new state writes.
+    Its events are recorded, to be written with the commit. `completing` is the id of the task row the
+    caller completes in the same transaction: it is done, not gone."""
     try:
-        _write(session, instance, workflow, definition, incident)
-        session.commit()
-    except StaleDataError:   # raised at commit or at any autoflush before it
-        session.rollback()
-        raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again") \
-            from None
+        now = clock.now()
+        status, ended_at, problem = instance.status, instance.ended_at, instance.incident
+        if incident is not None:
+            status, problem = "failed", incident.as_dict()
+            history.record(session, instance, "instance_failed", element_id=incident.element_id,
+                           data={"message": incident.message})
+        elif status == "running" and workflow.is_completed():   # a cancelled workflow is "completed" too
+            status, ended_at, problem = "completed", now, None
+            history.record(session, instance, "instance_completed")
+        running = status == "running"
+        waits = waiting.waits(workflow) if running else []
+        change = Change(instance, workflow, {
+            "status": status, "incident": problem, "ended_at": ended_at,
+            "state": workflows.dump(workflow, bundle.dialect), "data": plain(workflows.current_data(workflow)),
+            "updated_at": now, "next_timer_at": waiting.next_timer(workflow) if running else None, "waits": waits},
+            waits_changed=waits != instance.waits)
+        _plan_tasks(session, change, bundle, now, open_to_work=running, completing=completing)
+        return change
     except Exception:
         session.rollback()
         raise
+
+
+_STORED = ("status", "incident", "ended_at", "state", "data", "updated_at", "next_timer_at", "waits")
+_INSTANCES = Instance.__table__
+_STORE = (update(_INSTANCES)
+          .where(_INSTANCES.c.id == bindparam("stored_id"), _INSTANCES.c.lock_version == bindparam("seen_version"))
+          .values({column: bindparam(f"new_{column}") for column in (*_STORED, "lock_version")}))
+_CANCEL_TASKS = (update(HumanTask.__table__).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+                 .values(state="cancelled"))
+_ADD_TASKS = insert(HumanTask.__table__)
+_ADD_CANDIDATES = insert(TaskCandidate.__table__)
+
+
+def apply(session, change):
+    """Write a prepared change and commit. The instance row is written by one UPDATE guarded by
+    `lock_version`: if anyone changed the instance since it was read, that UPDATE matches no row and
+    the whole change is rolled back as a Conflict."""
+    instance, connection = change.instance, session.connection()
+    seen = instance.lock_version
+    try:
+        written = connection.execute(_STORE, {"stored_id": instance.id, "seen_version": seen,
+                                              "new_lock_version": seen + 1,
+                                              **{f"new_{k}": v for k, v in change.columns.items()}}).rowcount
+        if written != 1:
+            raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
+        for column, value in {**change.columns, "lock_version": seen + 1}.items():
+            set_committed_value(instance, column, value)   # the session's object holds what was written
+        if change.gone:
+            connection.execute(_CANCEL_TASKS, {"ids": change.gone})
+        if change.tasks:
+            connection.execute(_ADD_TASKS, [values for values, _ in change.tasks])
+            connection.execute(_ADD_CANDIDATES, [{"task_id": values["id"], "key": key}
+                                                 for values, keys in change.tasks for key in keys])
+        notifications.queue(session, change.notices)
+        if change.waits_changed:
+            waiting.write(session, instance.id, change.columns["waits"])
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    if instance.status == "running":
+        workflow_cache.keep(instance.state, change.workflow)
     return instance
 
 
-def _write(session, instance, workflow, definition, incident):
-    now = clock.now()
-    if incident is not None:
-        instance.status, instance.incident = "failed", incident.as_dict()
-        history.record(session, instance, "instance_failed", element_id=incident.element_id,
-                       data={"message": incident.message})
-    elif instance.status == "running" and workflow.is_completed():   # a cancelled workflow is "completed" too
-        instance.status, instance.ended_at, instance.incident = "completed", now, None
-        history.record(session, instance, "instance_completed")
-    instance.state = workflows.dump(workflow, definition.dialect)
-    instance.data = plain(workflows.current_data(workflow))
-    instance.updated_at = now
-    _sync_tasks(session, instance, workflow, definition, now, open_to_work=instance.status == "running")
-    waiting.project(session, instance, workflow)
+_OPEN_TASKS = select(HumanTask.id, HumanTask.element_id).where(HumanTask.instance_id == bindparam("instance_id"),
+                                                               HumanTask.state == "open")
 
 
-def _sync_tasks(session, instance, workflow, definition, now, open_to_work):
-    ready = {str(t.id): t for t in workflows.human_tasks(workflow)} if open_to_work else {}
-    open_rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                        HumanTask.state == "open")).all()
-    known = {row.id for row in open_rows}
+def _plan_tasks(session, change, bundle, now, open_to_work, completing):
+    """Make the instance's open task rows the workflow's READY human tasks: cancel the rows whose task is
+    gone, add a row (with its candidates and notices) for each new one."""
+    instance = change.instance
+    ready = {str(t.id): t for t in workflows.human_tasks(change.workflow)} if open_to_work else {}
+    open_rows = session.connection().execute(_OPEN_TASKS, {"instance_id": instance.id}).all()
     for row in open_rows:
-        if row.id not in ready:
-            row.state = "cancelled"
+        if row.id not in ready and row.id != completing:
+            change.gone.append(row.id)
             history.record(session, instance, "task_cancelled", row.element_id, row.id)
+    known = {row.id for row in open_rows}
     for task_id, task in ready.items():
         if task_id not in known:
-            row = _new_task_row(session, instance, definition, task, now)
-            session.add(row)
-            notifications.task_ready(session, row)
+            values, keys = _new_task(session, instance, bundle, task, now)
+            change.tasks.append((values, keys))
+            change.notices += notifications.for_new_task(session, HumanTask(**values))
 
 
-def _step_of(definition, task):
+def _step_of(bundle, task):
     spec = task.task_spec
-    step = definition.steps.get(spec.bpmn_id)
+    step = bundle.steps.get(spec.bpmn_id)
     if step is None:  # a plain task the metadata reader did not see: open to its lane
         lane = (spec.lane or "").strip().lower()
         step = {"name": spec.bpmn_name or spec.bpmn_id, "lane": spec.lane, "roles": [lane] if lane else [],
@@ -149,24 +224,24 @@ def _step_of(definition, task):
     return step
 
 
-def _new_task_row(session, instance, definition, task, now):
-    step = _step_of(definition, task)
-    row = HumanTask(id=str(task.id), instance_id=instance.id, process_key=instance.process_key,
-                    process_name=instance.process_name, instance_label=instance.label,
-                    element_id=task.task_spec.bpmn_id, name=step["name"], lane=step["lane"], roles=step["roles"],
-                    assignee=step["assignee"], state="open", form=step["form"],
-                    documentation=step["documentation"], created_at=now,
-                    candidates=[TaskCandidate(key=k) for k in sorted(
-                        candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))])
+def _new_task(session, instance, bundle, task, now):
+    """(column values, candidate keys) of the row for a task that just became ready."""
+    step = _step_of(bundle, task)
+    values = {"id": str(task.id), "instance_id": instance.id, "process_key": instance.process_key,
+              "process_name": instance.process_name, "instance_label": instance.label,
+              "element_id": task.task_spec.bpmn_id, "name": step["name"], "lane": step["lane"],
+              "roles": step["roles"], "assignee": step["assignee"], "claimed_by": None, "state": "open",
+              "form": step["form"], "documentation": step["documentation"], "due_at": None, "follow_up_at": None,
+              "created_at": now}
     for column, key in (("due_at", "due"), ("follow_up_at", "follow_up")):
         try:
-            setattr(row, column, deadlines.resolve(step[key], task.data, now))
+            values[column] = deadlines.resolve(step[key], task.data, now)
         except Exception as error:  # a bad deadline must not lose the task: record why it has none
-            history.record(session, instance, "deadline_error", row.element_id, row.id,
+            history.record(session, instance, "deadline_error", values["element_id"], values["id"],
                            data={"field": key, "message": f"{step[key]!r}: {error}"})
-    history.record(session, instance, "task_ready", row.element_id, row.id,
-                   data={"roles": row.roles, "assignee": row.assignee})
-    return row
+    history.record(session, instance, "task_ready", values["element_id"], values["id"],
+                   data={"roles": values["roles"], "assignee": values["assignee"]})
+    return values, sorted(candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))
 
 
 def _starts_on_a_timer(spec):
@@ -198,11 +273,11 @@ def cancel(session, instance_id, actor):
     instance = get(session, instance_id)
     if instance.status not in ("running", "failed"):
         raise Conflict(f"instance {instance_id} is {instance.status}")
-    definition, workflow = load(session, instance)
+    bundle, workflow = load(session, instance)
     workflow.cancel()
     instance.status, instance.ended_at = "cancelled", clock.now()
     history.record(session, instance, "instance_cancelled", user=actor.username)
-    return commit_change(session, instance, workflow, definition)
+    return commit_change(session, instance, workflow, bundle)
 
 
 def retry(session, instance_id, actor, data=None):
@@ -212,7 +287,7 @@ def retry(session, instance_id, actor, data=None):
     instance = get(session, instance_id)
     if instance.status != "failed":
         raise Conflict(f"instance {instance_id} is {instance.status}, not failed")
-    definition, workflow = load(session, instance)
+    bundle, workflow = load(session, instance)
     failed = workflow.get_tasks(state=TaskState.ERROR)
     if not failed:
         raise Conflict(f"instance {instance_id} has no failed element to retry")
@@ -220,7 +295,7 @@ def retry(session, instance_id, actor, data=None):
     instance.status, instance.incident = "running", None
     history.record(session, instance, "instance_retried", failed[0].task_spec.bpmn_id, user=actor.username,
                    data=plain(data or {}))
-    return commit_change(session, instance, workflow, definition, advance(session, instance, definition, workflow))
+    return commit_change(session, instance, workflow, bundle, advance(session, instance, bundle, workflow))
 
 
 def took_part(session, instance, actor):
@@ -235,9 +310,14 @@ def took_part(session, instance, actor):
         TaskCandidate.key.in_(actor.keys)).limit(1)) is not None
 
 
+_OPEN_TASKS_SHOWN = (select(HumanTask.id, HumanTask.element_id, HumanTask.name, HumanTask.roles, HumanTask.assignee,
+                            HumanTask.claimed_by, HumanTask.state, HumanTask.due_at)
+                     .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "open")
+                     .order_by(HumanTask.created_at))
+
+
 def describe(session, instance):
-    tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                    HumanTask.state == "open").order_by(HumanTask.created_at)).all()
+    tasks = session.connection().execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
     return {"id": instance.id, "status": instance.status, "process_key": instance.process_key,
             "process_name": instance.process_name, "version": instance.version, "label": instance.label,
             "data": instance.data, "incident": instance.incident, "started_by": instance.started_by,

@@ -22,7 +22,7 @@ def _matches(instance, correlation):
 
 
 def _deliver_to(session, instance, kind, name, data, actor_name):
-    definition, workflow = instances.load(session, instance)
+    bundle, workflow = instances.load(session, instance)
     task, event_definition = waiting.catching(workflow, name)
     if task is None:  # the projection was stale; nothing to do for this one
         session.rollback()
@@ -33,8 +33,7 @@ def _deliver_to(session, instance, kind, name, data, actor_name):
     workflow.send_event(BpmnEvent(event_definition, payload=payload))
     history.record(session, instance, f"{kind}_received", waiting.catch_element(task, event_definition),
                    user=actor_name, data={"name": name, "data": plain(data)})
-    instances.commit_change(session, instance, workflow, definition,
-                            instances.advance(session, instance, definition, workflow))
+    instances.commit_change(session, instance, workflow, bundle, instances.advance(session, instance, bundle, workflow))
     return True
 
 

@@ -1,9 +1,10 @@
 """The tables. The inbox reads `human_tasks` and `task_candidates` only; the serialised workflow
 in `instances.state` is read solely when an instance changes."""
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, text)
+                        UniqueConstraint, bindparam, select, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
@@ -16,10 +17,17 @@ class Base(DeclarativeBase):
     pass
 
 
+@lru_cache(maxsize=None)
+def _by_key(model):
+    """A prepared SELECT of one `model` row by primary key (cheaper than `Session.get` to run)."""
+    return select(model).where(model.__table__.c.id == bindparam("key"))
+
+
 def fetch(session, model, key, what):
     """The row of `model` with primary key `key`, or NotFound naming `what`: also for ids no column
     can hold, which some drivers would turn into an overflow error."""
-    row = None if isinstance(key, int) and not 0 < key <= MAX_ID else session.get(model, key)
+    row = None if isinstance(key, int) and not 0 < key <= MAX_ID else \
+        session.execute(_by_key(model), {"key": key}).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no {what} {key}")
     return row
@@ -111,6 +119,7 @@ class Instance(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_timer_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    waits: Mapped[list | None] = mapped_column(JSON)   # [[kind, name]] as in event_waits; None: unknown
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": lock_version}
 

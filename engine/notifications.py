@@ -15,7 +15,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 
 from . import clock, history
 from .models import HumanTask, Instance, Notification, User, UserRole
@@ -41,15 +41,18 @@ def role_webhooks():
     return {str(k).strip().lower(): str(v) for k, v in hooks.items()} if isinstance(hooks, dict) else {}
 
 
+_ACTIVE = select(User.username, User.email).where(User.active.is_(True))
+_IN_ROLES = _ACTIVE.where(User.id.in_(select(UserRole.user_id).where(
+    UserRole.role.in_(bindparam("roles", expanding=True)))))
+_NAMED = _ACTIVE.where(User.username.in_(bindparam("usernames", expanding=True)))
+
+
 def _people(session, roles=(), usernames=()):
     """(username, email) of the active users with one of `roles` or `usernames`."""
-    query = select(User.username, User.email).where(User.active.is_(True))
-    conditions = []
-    if roles:
-        conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(list(roles)))))
-    if usernames:
-        conditions.append(User.username.in_(list(usernames)))
-    return session.execute(query.where(or_(*conditions))).all() if conditions else []
+    connection = session.connection()
+    found = connection.execute(_IN_ROLES, {"roles": list(roles)}).all() if roles else []
+    named = connection.execute(_NAMED, {"usernames": list(usernames)}).all() if usernames else []
+    return found + [person for person in named if person not in found]
 
 
 def owners(session, row):
@@ -59,21 +62,30 @@ def owners(session, row):
     return _people(session, roles=row.roles)
 
 
-def _notify(session, people, kind, subject, body, row, roles=()):
+_QUEUE = insert(Notification.__table__)
+
+
+def _notices(people, kind, subject, body, row, roles=()):
+    """The notification rows of one event: in the app and by email for each person, and the role webhooks."""
     now = clock.now()
+    common = {"kind": kind, "subject": subject, "body": body, "instance_id": row.instance_id, "task_id": row.id,
+              "attempts": 0, "last_error": None, "created_at": now, "read_at": None}
+    notices = []
     for person in people:
-        session.add(Notification(channel="app", kind=kind, recipient=person.username, subject=subject, body=body,
-                                 instance_id=row.instance_id, task_id=row.id, status="sent", sent_at=now))
+        notices.append({**common, "channel": "app", "recipient": person.username, "target": None, "status": "sent",
+                        "next_attempt_at": None, "sent_at": now})
         if person.email:
-            session.add(Notification(channel="email", kind=kind, recipient=person.username, target=person.email,
-                                     subject=subject, body=body, instance_id=row.instance_id, task_id=row.id,
-                                     status="pending", next_attempt_at=now))
+            notices.append({**common, "channel": "email", "recipient": person.username, "target": person.email,
+                            "status": "pending", "next_attempt_at": now, "sent_at": None})
     hooks = role_webhooks()
-    for role in roles:
-        if role in hooks:
-            session.add(Notification(channel="webhook", kind=kind, target=hooks[role], subject=subject, body=body,
-                                     instance_id=row.instance_id, task_id=row.id, status="pending",
-                                     next_attempt_at=now))
+    return notices + [{**common, "channel": "webhook", "recipient": None, "target": hooks[role], "status": "pending",
+                       "next_attempt_at": now, "sent_at": None} for role in roles if role in hooks]
+
+
+def queue(session, notices):
+    """Put notification rows in the outbox (in the session's transaction)."""
+    if notices:
+        session.connection().execute(_QUEUE, notices)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -103,11 +115,11 @@ def _describe(row):
     return f"{row.name} — {row.process_name} {label}", f"“{row.name}” in {row.process_name} {label}.{due}"
 
 
-def task_ready(session, row):
-    """Called when a task row is created, inside the same transaction."""
+def for_new_task(session, row):
+    """The notices of a task that became ready, for the change that creates its row to queue."""
     subject, body = _describe(row)
-    _notify(session, owners(session, row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
-            row.roles)
+    return _notices(owners(session, row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
+                    row.roles)
 
 
 def send_reminders(session, now):
@@ -122,8 +134,8 @@ def send_reminders(session, now):
         if at > now or (row.due_at is not None and row.due_at <= now):
             continue   # not yet; or already overdue, where the overdue notice says it all
         subject, body = _describe(row)
-        _notify(session, owners(session, row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
-                row.roles)
+        queue(session, _notices(owners(session, row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
+                                row.roles))
         row.reminder_sent_at = now
         sent += 1
     session.commit()
@@ -137,8 +149,8 @@ def mark_overdue(session, now):
     for row in rows:
         subject, body = _describe(row)
         managers = [p for p in _people(session, roles=[manager_role()]) if p not in owners(session, row)]
-        _notify(session, owners(session, row) + managers, "overdue", f"Overdue: {subject}", f"Overdue: {body}", row,
-                row.roles)
+        queue(session, _notices(owners(session, row) + managers, "overdue", f"Overdue: {subject}",
+                                f"Overdue: {body}", row, row.roles))
         row.overdue_sent_at = now
         history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,
                        data={"due_at": row.due_at.isoformat()})

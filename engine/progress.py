@@ -13,8 +13,8 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 
 def of(session, instance):
-    definition = definitions.get(session, instance.definition_id)
-    workflow = workflows.load(instance.state, definition.dialect)
+    bundle = definitions.bundle_of(session, instance.definition_id)
+    workflow = workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
     completed, pairs = set(), set()
     for task in workflow.get_tasks():
         element = task.task_spec.bpmn_id
@@ -27,7 +27,7 @@ def of(session, instance):
     active = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                      HumanTask.state == "open")).all()
     active_ids = {a.element_id for a in active}
-    flows = [flow for flow, source, target, into_join in _flows(definition) if (source, target) in pairs
+    flows = [flow for flow, source, target, into_join in _flows(bundle) if (source, target) in pairs
              or (source in completed and (target in active_ids or (into_join and target in completed)))]
     return {"completed": sorted(completed), "failed": sorted(failed), "flows": sorted(set(flows)),
             "active": [{"element_id": a.element_id, "roles": a.roles, "assignee": a.assignee} for a in active]}
@@ -39,12 +39,11 @@ def _nearest_element(task):
     return task.task_spec.bpmn_id if task is not None else None
 
 
-def _flows(definition):
+def _flows(bundle):
     """(flow id, source, target, whether the target is a joining gateway) for every sequence flow.
 
     A join has one parent task in SpiffWorkflow, so its other incoming flows are known taken only
     because both ends completed."""
-    bundle = definitions.bundle_for(definition)
     for document in bundle.diagrams:
         joins = {g.get("id") for tag in ("parallelGateway", "inclusiveGateway")
                  for g in document.root.iter(f"{BPMN}{tag}")}

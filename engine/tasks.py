@@ -6,19 +6,28 @@ instance concerned and commits through `instances.commit_change`.
 import uuid
 
 from SpiffWorkflow import TaskState
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, forms, history, instances, workflows
 from .access import may_do
 from .data import plain
-from .errors import Conflict, Forbidden, Invalid
-from .models import HumanTask, TaskCandidate, fetch
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import HumanTask, TaskCandidate
 
 TABS = ("mine", "roles", "all")
 
 
+_TASK = select(HumanTask).options(joinedload(HumanTask.candidates)).where(HumanTask.id == bindparam("task_id"))
+
+
 def get(session, task_id):
-    return fetch(session, HumanTask, str(task_id), "task")
+    """The task row with its candidates, in one read."""
+    row = session.execute(_TASK, {"task_id": str(task_id)}).unique().scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row
 
 
 def keys_of(row):
@@ -105,7 +114,7 @@ def counts(session, actor, **filters):
 def claim(session, task_id, actor):
     row = get(session, task_id)
     _check_open(actor, row)
-    _take(session, row, actor, claimed_by=actor.username)
+    _take(session, row, actor, "claim")
     history.record(session, instances.get(session, row.instance_id), "task_claimed", row.element_id, row.id,
                    user=actor.username)
     session.commit()
@@ -113,16 +122,29 @@ def claim(session, task_id, actor):
     return row
 
 
-def _take(session, row, actor, **values):
-    """Change an open task only if nobody else holds it: the database decides, not what this session
-    read earlier, so a claim or completion racing ours makes ours a Conflict."""
-    changed = session.execute(update(HumanTask).where(
-        HumanTask.id == row.id, HumanTask.state == "open",
-        or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
-        .values(**values).execution_options(synchronize_session="evaluate")).rowcount
+def _held_by_nobody_else():
+    return (HumanTask.id == bindparam("task_id"), HumanTask.state == "open",
+            or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == bindparam("actor")))
+
+
+_TAKERS = {"claim": update(HumanTask.__table__).where(*_held_by_nobody_else()).values(claimed_by=bindparam("actor")),
+           "complete": update(HumanTask.__table__).where(*_held_by_nobody_else()).values(
+               state="completed", completed_at=bindparam("at"), completed_by=bindparam("actor"))}
+
+
+def _take(session, row, actor, how):
+    """Claim or complete an open task only if nobody else holds it: the database decides, not what this
+    session read earlier, so a claim or completion racing ours makes ours a Conflict."""
+    at = clock.now()
+    changed = session.connection().execute(_TAKERS[how], {"task_id": row.id, "actor": actor.username,
+                                                          "at": at}).rowcount
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
+    taken = {"claimed_by": actor.username} if how == "claim" else \
+        {"state": "completed", "completed_at": at, "completed_by": actor.username}
+    for column, value in taken.items():
+        set_committed_value(row, column, value)
 
 
 def unclaim(session, task_id, actor):
@@ -154,7 +176,7 @@ def complete(session, task_id, actor, data):
     instance = instances.get(session, row.instance_id)
     if instance.status != "running":
         raise Conflict(f"instance {instance.id} is {instance.status}")
-    definition, workflow = instances.load(session, instance)
+    bundle, workflow = instances.load(session, instance)
     task = workflow.get_task_from_id(uuid.UUID(row.id))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"task {row.name!r} is no longer ready")
@@ -162,12 +184,12 @@ def complete(session, task_id, actor, data):
     if errors:
         raise Invalid("the form has errors", errors)
     task.data.update(values)
-    incident = workflows.run(workflow, task)
-    _take(session, row, actor, state="completed", completed_at=clock.now(), completed_by=actor.username)
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
                    data=plain(values))
-    return instances.commit_change(session, instance, workflow, definition,
-                                   incident or instances.advance(session, instance, definition, workflow))
+    change = instances.prepare(session, instance, workflow, bundle, workflows.run(workflow, task) or
+                               instances.advance(session, instance, bundle, workflow), completing=row.id)
+    _take(session, row, actor, "complete")   # the race with another claim or completion is decided here
+    return instances.apply(session, change)
 
 
 def describe(row, actor=None):

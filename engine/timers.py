@@ -36,7 +36,7 @@ def _fire(session, instance_id, now):
             or instance.next_timer_at > now:
         session.rollback()
         return 0
-    definition, workflow = instances.load(session, instance)
+    bundle, workflow = instances.load(session, instance)
     fired, incident = 0, None
     for _ in range(MAX_ROUNDS):
         before = waiting.timers(workflow)
@@ -47,13 +47,13 @@ def _fire(session, instance_id, now):
             task = workflow.get_task_from_id(task_id)
             history.record(session, instance, "timer_fired", waiting.timer_element(task), str(task_id),
                            data={"due": before[task_id].isoformat() if before[task_id] else None})
-        incident = instances.advance(session, instance, definition, workflow)
+        incident = instances.advance(session, instance, bundle, workflow)
         fired += len(went)
         due = waiting.next_timer(workflow)
         if incident or not went or due is None or due > now:
             break
     try:
-        instances.commit_change(session, instance, workflow, definition, incident)
+        instances.commit_change(session, instance, workflow, bundle, incident)
     except Conflict:
         return 0   # another worker or a user changed it first; its next_timer_at is fresh again
     return fired

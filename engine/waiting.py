@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert
 
 from . import clock
 from .models import EventWait
@@ -94,10 +94,19 @@ def catching(workflow, name):
                 (None, None))
 
 
-def project(session, instance, workflow):
-    """Refresh the instance's timer and event-wait columns from its workflow."""
-    running = instance.status == "running"
-    instance.next_timer_at = next_timer(workflow) if running else None
-    session.execute(delete(EventWait).where(EventWait.instance_id == instance.id))
-    if running:
-        session.add_all(EventWait(instance_id=instance.id, kind=k, name=n) for k, n in sorted(catchable(workflow)))
+def waits(workflow):
+    """[[kind, name]] of the messages and signals the workflow waits for, in order (the instance's
+    `waits` column: the event_waits rows are rewritten only when it changes)."""
+    return [[kind, name] for kind, name in sorted(catchable(workflow))]
+
+
+_FORGET = delete(EventWait.__table__).where(EventWait.instance_id == bindparam("instance_id"))
+_WAIT = insert(EventWait.__table__)
+
+
+def write(session, instance_id, waits):
+    """Make the event_waits rows of an instance say `waits`."""
+    connection = session.connection()
+    connection.execute(_FORGET, {"instance_id": instance_id})
+    if waits:
+        connection.execute(_WAIT, [{"instance_id": instance_id, "kind": kind, "name": name} for kind, name in waits])

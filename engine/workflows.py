@@ -11,9 +11,13 @@ The hazards of the library are handled here, once, for every entry point:
   what each branch changed instead;
 - a loop of automatic steps whose condition never turns false would hold a server thread forever:
   `advance` stops after `MAX_STEPS` automatic steps or `MAX_SECONDS` and reports the step it was at.
+
+An instance is stored without its spec (the library's format repeats the whole parsed diagram in
+every instance): the engine keeps each definition's parsed specs and hands them to `load`.
 """
 import datetime as _dt
 import gzip
+import json
 import time
 from dataclasses import dataclass
 
@@ -21,6 +25,7 @@ from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask
@@ -55,10 +60,22 @@ class _PlainMessageConverter(MessageEventDefinitionConverter):
         super().__init__(target_class, registry, typename="BpmnMessageEventDefinition")
 
 
+class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """The workflow's tasks, data and subprocesses, without its spec and the specs it calls: those are
+    half the bytes of a small instance and most of the time to load it, and they never change."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
 def _serializer(config):
     # SpiffWorkflow's Camunda config has no converter for the plain ServiceTask and the plain message
     # definition (a message start event without Camunda extensions) its parser creates
-    config = {ServiceTask: BpmnTaskSpecConverter, MessageEventDefinition: _PlainMessageConverter, **config}
+    config = {ServiceTask: BpmnTaskSpecConverter, MessageEventDefinition: _PlainMessageConverter, **config,
+              BpmnWorkflow: _SpecFreeWorkflowConverter}
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(_dt.date, lambda v: {"value": v.isoformat()}, lambda v: _dt.date.fromisoformat(v["value"]))
     return BpmnWorkflowSerializer(registry)
@@ -101,8 +118,15 @@ def create(spec, subprocess_specs):
     return BpmnWorkflow(spec, subprocess_specs, script_engine=sandbox.script_engine())
 
 
-def load(state, dialect):
-    workflow = SERIALIZERS[dialect].deserialize_json(gzip.decompress(state))
+def load(state, dialect, specs):
+    """The workflow stored in `state`, run by the process spec and called specs `specs` it was started
+    with (instances stored with their spec, as Baton did before, bring their own)."""
+    serializer = SERIALIZERS[dialect]
+    dct = json.loads(gzip.decompress(state))
+    serializer.migrate(dct)
+    if "spec" not in dct:
+        dct["spec"], dct["subprocess_specs"] = specs   # live objects pass through the restore unchanged
+    workflow = serializer.from_dict(dct)
     workflow.script_engine = sandbox.script_engine()
     return workflow
 

@@ -1,10 +1,14 @@
 """`baton db upgrade` brings an old database, with work in flight, up to the current schema."""
+import gzip
+
 from alembic import command
 from alembic.config import Config
 from conftest import OPERATOR, diagram
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from sqlalchemy import create_engine, inspect
 
-from engine import database, definitions, instances, tasks
+from engine import database, definitions, instances, tasks, workflow_cache
 
 
 def alembic_config(url):
@@ -45,3 +49,27 @@ def test_upgrade_from_the_first_migration_keeps_work_in_flight(db_url, people):
     assert tasks.complete(session, approve.id, people["mia"], {"approved": True}).status == "completed"
     database.upgrade(db_url)   # upgrading an up-to-date database changes nothing
     session.close()
+
+
+def test_an_instance_stored_with_its_spec_inside_runs_on(session, people):
+    """Baton used to store each instance in SpiffWorkflow's own format, the whole spec included; it now
+    stores the tasks only. Instances saved the old way still load and run to their end."""
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    instance = instances.start(session, "campaign_review", {"title": "Old format"}, people["mia"])
+    bundle, workflow = instances.load(session, instance)
+    old_format = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)).serialize_json(workflow)
+    assert '"spec"' in old_format and '"spec"' not in gzip.decompress(instance.state).decode()
+    instance.state = gzip.compress(old_format.encode())
+    session.commit()
+    workflow_cache.clear()   # as after a restart: nothing kept in memory
+
+    (brief,), _ = tasks.open_for(session, people["walt"])
+    tasks.complete(session, brief.id, people["walt"], {"brief": "Stored the old way"})
+    assert '"spec"' not in gzip.decompress(instance.state).decode(), "the next change stores the new format"
+    (copy,), _ = tasks.open_for(session, people["walt"])
+    (visuals,), _ = tasks.open_for(session, people["dora"])
+    tasks.complete(session, copy.id, people["walt"], {"copy": "c"})
+    tasks.complete(session, visuals.id, people["dora"], {"visual_url": "v.png"})
+    (approve,), _ = tasks.open_for(session, people["mia"])
+    finished = tasks.complete(session, approve.id, people["mia"], {"approved": True})
+    assert finished.status == "completed" and finished.data["brief"] == "Stored the old way"

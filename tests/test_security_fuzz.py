@@ -105,8 +105,7 @@ def check_mutant(session, name, content, how):
             continue
         try:
             with _time_limit(START_SECONDS, f"starting mutant {how}"):
-                bundle = definitions.bundle_for(definition)
-                step = instances.start_step(definition, bundle, version.key)
+                step = instances.start_step(definitions.bundle_for(definition), version.key)
                 instance = instances.start(session, version.key, _form_data(step and step["form"]), OPERATOR)
                 RUNS["started"] += 1
                 for row in session.query(HumanTask).filter_by(instance_id=instance.id, state="open").limit(3).all():

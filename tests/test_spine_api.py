@@ -2,7 +2,7 @@
 refusals change nothing, and a restart mid-instance loses nothing."""
 from conftest import Api, diagram, make_app
 
-from engine import definitions
+from engine import definitions, workflow_cache
 
 
 def task_of(api_client, element_id):
@@ -154,6 +154,7 @@ def test_restart_mid_instance_loses_nothing(db_url, api):
     brief = task_of(api["walt"], "Task_brief")
     api["walt"].post(f"/tasks/{brief['id']}/complete", json={"data": {"brief": "Before the restart, long"}})
     definitions._BUNDLES.clear()   # a new process starts with empty caches
+    workflow_cache.clear()
 
     fresh = make_app(db_url).test_client()
     walt, dora = Api(fresh, "walt"), Api(fresh, "dora")

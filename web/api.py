@@ -5,7 +5,7 @@ from engine import definitions, history, instances, messages, tasks, users
 from engine.data import MAX_INT, unstorable
 from engine.errors import Forbidden, Invalid
 
-from .auth import api_user
+from .auth import api_actor
 from .extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -13,10 +13,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.before_request
 def authenticate():
-    user = api_user()
-    if user is None:
+    g.actor = api_actor()
+    if g.actor is None:
         abort(401)
-    g.actor = users.actor(user)
 
 
 def _json_object(key=None):

@@ -38,12 +38,12 @@ def _load(session_id):
     return SignedIn(user)
 
 
-def api_user():
-    """The user named by the Authorization header, or None."""
+def api_actor():
+    """The Actor the Authorization header names, or None."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
-        return users.by_token(db.session, value.strip())
+        return users.actor_for_token(db.session, value.strip())
     if scheme.lower() == "basic" and value:
         try:
             username, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
@@ -53,7 +53,7 @@ def api_user():
             abort(429)
         user = users.authenticate(db.session, username, password)
         throttle.record(username, success=user is not None)
-        return user
+        return users.actor(user) if user is not None else None
     return None
 
 

@@ -95,8 +95,7 @@ def act(task_id):
 def start_list():
     offer = []
     for version in definitions.startable(db.session):
-        definition = definitions.get(db.session, version.definition_id)
-        step = instances.start_step(definition, definitions.bundle_for(definition), version.key)
+        step = instances.start_step_of(db.session, version)
         if instances.may_start(actor(), step):
             offer.append((version, step))
     return render_template("inbox/start.html", offer=offer)
@@ -105,8 +104,7 @@ def start_list():
 @bp.route("/start/<key>", methods=["GET", "POST"])
 def start(key):
     version = definitions.latest(db.session, key)
-    definition = definitions.get(db.session, version.definition_id)
-    step = instances.start_step(definition, definitions.bundle_for(definition), key)
+    step = instances.start_step_of(db.session, version)
     if not instances.may_start(actor(), step):
         raise Forbidden(f"you may not start {version.name or key}")
     fields = step["form"] if step else []
