@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflow_cache, workflows
@@ -110,7 +110,7 @@ class Change:
     workflow: object
     columns: dict                                   # the instance row's new values
     gone: list = field(default_factory=list)        # ids of open task rows whose task is no longer ready
-    tasks: list = field(default_factory=list)       # (row values, candidate keys) of the new task rows
+    tasks: list = field(default_factory=list)       # column values of the new task rows
     notices: list = field(default_factory=list)     # notification rows for the new tasks
     waits_changed: bool = False                     # whether the event_waits rows must be rewritten
 
@@ -157,6 +157,12 @@ _CANCEL_TASKS = (update(HumanTask.__table__).where(HumanTask.id.in_(bindparam("i
                  .values(state="cancelled"))
 _ADD_TASKS = insert(HumanTask.__table__)
 _ADD_CANDIDATES = insert(TaskCandidate.__table__)
+_CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id.in_(bindparam("ids", expanding=True)))
+
+
+def close_candidates(session, task_ids):
+    """A task that is no longer open leaves the inbox: its candidate rows go (its row keeps its keys)."""
+    session.connection().execute(_CLOSE_CANDIDATES, {"ids": list(task_ids)})
 
 
 def apply(session, change):
@@ -175,10 +181,12 @@ def apply(session, change):
             set_committed_value(instance, column, value)   # the session's object holds what was written
         if change.gone:
             connection.execute(_CANCEL_TASKS, {"ids": change.gone})
+            close_candidates(session, change.gone)
         if change.tasks:
-            connection.execute(_ADD_TASKS, [values for values, _ in change.tasks])
-            connection.execute(_ADD_CANDIDATES, [{"task_id": values["id"], "key": key}
-                                                 for values, keys in change.tasks for key in keys])
+            connection.execute(_ADD_TASKS, change.tasks)
+            connection.execute(_ADD_CANDIDATES, [
+                {"task_id": values["id"], "key": key, "claimed_by": None, "due_at": values["due_at"],
+                 "created_at": values["created_at"]} for values in change.tasks for key in values["candidate_keys"]])
         notifications.queue(session, change.notices)
         if change.waits_changed:
             waiting.write(session, instance.id, change.columns["waits"])
@@ -208,8 +216,8 @@ def _plan_tasks(session, change, bundle, now, open_to_work, completing):
     known = {row.id for row in open_rows}
     for task_id, task in ready.items():
         if task_id not in known:
-            values, keys = _new_task(session, instance, bundle, task, now)
-            change.tasks.append((values, keys))
+            values = _new_task(session, instance, bundle, task, now)
+            change.tasks.append(values)
             change.notices += notifications.for_new_task(session, HumanTask(**values))
 
 
@@ -225,14 +233,15 @@ def _step_of(bundle, task):
 
 
 def _new_task(session, instance, bundle, task, now):
-    """(column values, candidate keys) of the row for a task that just became ready."""
+    """The column values of the row for a task that just became ready."""
     step = _step_of(bundle, task)
     values = {"id": str(task.id), "instance_id": instance.id, "process_key": instance.process_key,
               "process_name": instance.process_name, "instance_label": instance.label,
               "element_id": task.task_spec.bpmn_id, "name": step["name"], "lane": step["lane"],
               "roles": step["roles"], "assignee": step["assignee"], "claimed_by": None, "state": "open",
               "form": step["form"], "documentation": step["documentation"], "due_at": None, "follow_up_at": None,
-              "created_at": now}
+              "created_at": now,
+              "candidate_keys": sorted(candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))}
     for column, key in (("due_at", "due"), ("follow_up_at", "follow_up")):
         try:
             values[column] = deadlines.resolve(step[key], task.data, now)
@@ -241,7 +250,7 @@ def _new_task(session, instance, bundle, task, now):
                            data={"field": key, "message": f"{step[key]!r}: {error}"})
     history.record(session, instance, "task_ready", values["element_id"], values["id"],
                    data={"roles": values["roles"], "assignee": values["assignee"]})
-    return values, sorted(candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))
+    return values
 
 
 def _starts_on_a_timer(spec):

@@ -168,15 +168,21 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(80))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     overdue_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
-    candidates: Mapped[list["TaskCandidate"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    candidate_keys: Mapped[list | None] = mapped_column(JSON)   # who may do it (see TaskCandidate.key)
 
 
 class TaskCandidate(Base):
-    """Who may do a task, one key per row: `role:<name>`, `user:<name>` or `*` (everyone)."""
+    """Who may do an open task, one key per row: `role:<name>`, `user:<name>` or `*` (everyone), with
+    what the inbox filters and sorts on, so a person's inbox is read from the ranges of their keys in
+    one index. Rows exist while the task is open only."""
     __tablename__ = "task_candidates"
-    __table_args__ = (Index("ix_task_candidates_key", "key", "task_id"),)
+    __table_args__ = (Index("ix_task_candidates_inbox", "key", text("(due_at IS NULL)"), "due_at", "created_at",
+                            "task_id", "claimed_by"),)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Event(Base):

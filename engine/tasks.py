@@ -6,32 +6,24 @@ instance concerned and commits through `instances.commit_change`.
 import uuid
 
 from SpiffWorkflow import TaskState
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, case, distinct, func, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, forms, history, instances, workflows
-from .access import may_do
+from .access import EVERYONE, may_do
 from .data import plain
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import HumanTask, TaskCandidate
+from .errors import Conflict, Forbidden, Invalid
+from .models import HumanTask, TaskCandidate, fetch
 
 TABS = ("mine", "roles", "all")
 
 
-_TASK = select(HumanTask).options(joinedload(HumanTask.candidates)).where(HumanTask.id == bindparam("task_id"))
-
-
 def get(session, task_id):
-    """The task row with its candidates, in one read."""
-    row = session.execute(_TASK, {"task_id": str(task_id)}).unique().scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no task {task_id}")
-    return row
+    return fetch(session, HumanTask, str(task_id), "task")
 
 
 def keys_of(row):
-    return {c.key for c in row.candidates}
+    return set(row.candidate_keys or ())
 
 
 def may_see(actor, row):
@@ -76,38 +68,69 @@ def open_query(actor, tab="all", process_key=None, role=None, search=None):
 
 def _role_keys(actor):
     """The `roles` tab leaves out the tasks open to everyone."""
-    return actor.keys - {"*"}
+    return actor.keys - {EVERYONE}
 
 
 def _for_any_of(keys, task_id=HumanTask.id):
-    """Tasks with one of these candidate keys, as a non-correlated IN: SQLite reads the candidate rows of
-    these few keys and looks their open tasks up in `ix_human_tasks_open_visible`; PostgreSQL may instead
-    probe them while it walks the open tasks in inbox order."""
+    """Tasks with one of these candidate keys, as a non-correlated IN."""
     return task_id.in_(select(TaskCandidate.task_id).where(TaskCandidate.key.in_(keys)))
 
 
+def _from_own_keys(actor, tab, filters):
+    """Whether the tab is a plain inbox of the actor's keys, read from `task_candidates` alone: what a
+    person sees unfiltered (filters, `mine` and an admin's `all` take the general query)."""
+    return tab in ("roles", "all") and not any(filters.values()) and not (actor.admin and tab == "all")
+
+
+def _claimable(actor):
+    return or_(TaskCandidate.claimed_by.is_(None), TaskCandidate.claimed_by == actor.username)
+
+
+def _inbox_order(columns):
+    """Due date (none last), then age, then id."""
+    return columns.due_at.is_(None), columns.due_at, columns.created_at, columns.task_id
+
+
+def _page_of_own_keys(session, actor, tab, limit, offset):
+    """One page merged from the inbox-ordered ranges of the actor's keys in `ix_task_candidates_inbox`:
+    each range is read only as far as the page reaches, however many tasks the actor may see."""
+    keys = sorted(_role_keys(actor) if tab == "roles" else actor.keys)
+    ranges = [select(TaskCandidate.task_id, TaskCandidate.due_at, TaskCandidate.created_at)
+              .where(TaskCandidate.key == key, _claimable(actor)).order_by(*_inbox_order(TaskCandidate))
+              .limit(offset + limit).subquery() for key in keys]
+    merged = union(*(select(r) for r in ranges)).subquery()   # UNION: a task under two keys counts once
+    page = select(merged.c.task_id).order_by(*_inbox_order(merged.c)).limit(limit).offset(offset).subquery()
+    return session.scalars(select(HumanTask).join(page, HumanTask.id == page.c.task_id).order_by(
+        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)).all()
+
+
 def open_page(session, actor, tab="all", limit=50, offset=0, **filters):
-    """One page of `open_query`, sorted by due date (none last), then age, then id: the order of
-    `ix_human_tasks_open_order`, so PostgreSQL can stop after the page."""
+    """One page of the tab, sorted by due date (none last), then age, then id."""
+    if _from_own_keys(actor, tab, filters):
+        return _page_of_own_keys(session, actor, tab, limit, offset)
     return session.scalars(open_query(actor, tab, **filters).order_by(
         HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
         .limit(limit).offset(offset)).all()
 
 
 def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
-    """(tasks, total): one page and the size of `tab` (the inbox, showing every tab, uses `counts`)."""
-    total = session.scalar(select(func.count()).select_from(open_query(actor, tab, **filters).subquery()))
-    return open_page(session, actor, tab, limit, offset, **filters), total
+    """(tasks, total): one page and the size of `tab`."""
+    return open_page(session, actor, tab, limit, offset, **filters), counts(session, actor, **filters)[tab]
 
 
 def counts(session, actor, **filters):
-    """The size of each tab in one query and one pass over the `all` tab, since each count reads every
-    task the actor may see: `roles` is the part of `all` with a key other than everyone's (also for admins,
-    whose `all` skips the keys), `mine` a lookup by name."""
-    everything = open_query(actor, "all", **filters).subquery()
+    """The size of each tab. Unfiltered, a person's `roles` and `all` are counted in one pass over the
+    candidate rows of their keys (an index-only read); `mine` is a lookup by name."""
     mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
-    row = session.execute(select(mine, func.count().filter(_for_any_of(_role_keys(actor), everything.c.id)),
-                                 func.count()).select_from(everything)).one()
+    if _from_own_keys(actor, "all", filters):
+        task = TaskCandidate.task_id
+        row = session.execute(select(mine, func.count(distinct(case((TaskCandidate.key != EVERYONE, task)))),
+                                     func.count(distinct(task)))
+                              .where(TaskCandidate.key.in_(sorted(actor.keys)), _claimable(actor))).one()
+    else:
+        everything = open_query(actor, "all", **filters).subquery()
+        row = session.execute(select(mine, func.count().filter(_for_any_of(_role_keys(actor), everything.c.id)),
+                                     func.count()).select_from(everything)).one()
     return dict(zip(TABS, row))
 
 
@@ -132,6 +155,15 @@ _TAKERS = {"claim": update(HumanTask.__table__).where(*_held_by_nobody_else()).v
                state="completed", completed_at=bindparam("at"), completed_by=bindparam("actor"))}
 
 
+_CLAIM_CANDIDATES = (update(TaskCandidate.__table__).where(TaskCandidate.task_id == bindparam("claimed_task"))
+                     .values(claimed_by=bindparam("claimer")))
+
+
+def _set_claimer(session, task_id, claimer):
+    """The inbox's copy of who holds a task."""
+    session.connection().execute(_CLAIM_CANDIDATES, {"claimed_task": task_id, "claimer": claimer})
+
+
 def _take(session, row, actor, how):
     """Claim or complete an open task only if nobody else holds it: the database decides, not what this
     session read earlier, so a claim or completion racing ours makes ours a Conflict."""
@@ -141,8 +173,12 @@ def _take(session, row, actor, how):
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
-    taken = {"claimed_by": actor.username} if how == "claim" else \
-        {"state": "completed", "completed_at": at, "completed_by": actor.username}
+    if how == "claim":
+        _set_claimer(session, row.id, actor.username)
+        taken = {"claimed_by": actor.username}
+    else:
+        instances.close_candidates(session, [row.id])
+        taken = {"state": "completed", "completed_at": at, "completed_by": actor.username}
     for column, value in taken.items():
         set_committed_value(row, column, value)
 
@@ -162,6 +198,7 @@ def unclaim(session, task_id, actor):
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} changed meanwhile")
+    _set_claimer(session, row.id, None)
     history.record(session, instances.get(session, row.instance_id), "task_unclaimed", row.element_id, row.id,
                    user=actor.username)
     session.commit()

@@ -1,0 +1,108 @@
+"""The inbox lists: a person's tabs are merged from the candidate rows of their keys (a role, another
+role, their name, everyone); every task appears once, in due-date order, on the right tab, and the
+pages and counts agree with the general query that filters and admins use."""
+import random
+
+import pytest
+from conftest import OPERATOR
+
+from engine import clock, definitions, instances, tasks
+from engine.access import Actor
+
+SPLIT = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Defs_split" targetNamespace="http://baton.example/bpmn">
+  <bpmn:process id="fan_out" name="Fan out" isExecutable="true">
+    <bpmn:startEvent id="Start_fan" />
+    <bpmn:sequenceFlow id="Flow_start" sourceRef="Start_fan" targetRef="Split" />
+    <bpmn:parallelGateway id="Split" />
+    {tasks}
+  </bpmn:process>
+</bpmn:definitions>
+"""
+TASKS = {   # element id → (who may do it, due after)
+    "Task_writer": ('camunda:candidateGroups="writer"', "P4D"),
+    "Task_designer": ('camunda:candidateGroups="designer"', "P2D"),
+    "Task_both": ('camunda:candidateGroups="writer, designer"', "P1D"),
+    "Task_named": ('camunda:assignee="walt"', "P3D"),
+    "Task_anyone": ("", None),
+    "Task_other": ('camunda:candidateGroups="finance"', "P1D"),
+}
+
+
+def fan_out_bpmn():
+    parts = []
+    for element, (who, due) in TASKS.items():
+        due_attribute = f' camunda:dueDate="{due}"' if due else ""
+        parts.append(f'<bpmn:sequenceFlow id="Flow_{element}" sourceRef="Split" targetRef="{element}" />'
+                     f'<bpmn:userTask id="{element}" name="{element}" {who}{due_attribute} />')
+    return SPLIT.format(tasks="\n    ".join(parts)).encode()
+
+
+WALT = Actor("walt", frozenset({"writer", "designer"}))
+
+
+@pytest.fixture
+def fanned_out(session):
+    """Three instances of six tasks each, started a minute apart."""
+    definitions.deploy(session, [("fan_out.bpmn", fan_out_bpmn())], OPERATOR)
+    start = clock.now()
+    for minute in range(3):
+        with clock.frozen_at(start.replace(microsecond=0).replace(second=minute)):
+            instances.start(session, "fan_out", {}, OPERATOR)
+    return session
+
+
+def elements(rows):
+    return [row.element_id for row in rows]
+
+
+def general_page(session, actor, tab, limit, offset):
+    """What the general query (the one filters and admins use) lists for the tab."""
+    return session.scalars(tasks.open_query(actor, tab).order_by(
+        tasks.HumanTask.due_at.is_(None), tasks.HumanTask.due_at, tasks.HumanTask.created_at, tasks.HumanTask.id)
+        .limit(limit).offset(offset)).all()
+
+
+def test_each_task_once_in_due_order_on_its_tabs(fanned_out):
+    session = fanned_out
+    everything = tasks.open_page(session, WALT, "all", limit=100)
+    assert elements(everything) == ["Task_both"] * 3 + ["Task_designer"] * 3 + ["Task_named"] * 3 + \
+        ["Task_writer"] * 3 + ["Task_anyone"] * 3, "due soonest first, none last, each task once"
+    assert "Task_anyone" not in elements(tasks.open_page(session, WALT, "roles", limit=100))
+    assert elements(tasks.open_page(session, WALT, "mine", limit=100)) == ["Task_named"] * 3
+    assert tasks.counts(session, WALT) == {"mine": 3, "roles": 12, "all": 15}
+    pages = [tasks.open_page(session, WALT, "all", limit=4, offset=offset) for offset in range(0, 16, 4)]
+    assert [row.id for page in pages for row in page] == [row.id for row in everything]
+
+
+def test_claims_move_tasks_between_people(fanned_out):
+    session = fanned_out
+    wendy = Actor("wendy", frozenset({"writer"}))
+    (both, *_) = [row for row in tasks.open_page(session, wendy, "all", limit=100) if row.element_id == "Task_both"]
+    tasks.claim(session, both.id, wendy)
+    assert both.id not in {row.id for row in tasks.open_page(session, WALT, "all", limit=100)}
+    assert tasks.counts(session, WALT)["all"] == 14
+    assert both.id in {row.id for row in tasks.open_page(session, wendy, "mine", limit=100)}
+    assert tasks.counts(session, wendy)["all"] == 9, "her own claim stays in her inbox"
+    tasks.unclaim(session, both.id, wendy)
+    assert tasks.counts(session, WALT)["all"] == 15
+    tasks.complete(session, both.id, wendy, {})
+    assert both.id not in {row.id for row in tasks.open_page(session, WALT, "all", limit=100)}
+    assert tasks.counts(session, WALT)["all"] == 14
+
+
+def test_the_merged_pages_agree_with_the_general_query(fanned_out):
+    session = fanned_out
+    rng = random.Random(7)
+    people = [WALT, Actor("wendy", frozenset({"writer"})), Actor("fred", frozenset({"finance"})),
+              Actor("nobody"), Actor("dora", frozenset({"designer", "finance"}))]
+    rows = tasks.open_page(session, Actor("admin", admin=True), "all", limit=100)
+    for row in rng.sample(rows, 4):   # some tasks taken by someone, for the tabs to leave out
+        tasks.claim(session, row.id, Actor(rng.choice(["walt", "wendy", "ann"]), admin=True))
+    for actor in people:
+        for tab in ("roles", "all"):
+            for limit, offset in ((100, 0), (3, 0), (3, 3), (5, 10), (4, 17)):
+                assert [r.id for r in tasks.open_page(session, actor, tab, limit, offset)] == \
+                    [r.id for r in general_page(session, actor, tab, limit, offset)], (actor, tab, limit, offset)
+            assert tasks.counts(session, actor)[tab] == len(general_page(session, actor, tab, 1000, 0)), (actor, tab)
