@@ -185,8 +185,9 @@ def apply(session, change):
         if change.tasks:
             connection.execute(_ADD_TASKS, change.tasks)
             connection.execute(_ADD_CANDIDATES, [
-                {"task_id": values["id"], "key": key, "claimed_by": None, "due_at": values["due_at"],
-                 "created_at": values["created_at"]} for values in change.tasks for key in values["candidate_keys"]])
+                {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1, "claimed_by": None,
+                 "due_at": values["due_at"], "created_at": values["created_at"]}
+                for values in change.tasks for key in values["candidate_keys"]])
         notifications.queue(session, change.notices)
         if change.waits_changed:
             waiting.write(session, instance.id, change.columns["waits"])

@@ -177,9 +177,10 @@ class TaskCandidate(Base):
     one index. Rows exist while the task is open only."""
     __tablename__ = "task_candidates"
     __table_args__ = (Index("ix_task_candidates_inbox", "key", text("(due_at IS NULL)"), "due_at", "created_at",
-                            "task_id", "claimed_by"),)
+                            "task_id", "claimed_by", "shared"),)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)   # the task has other keys too
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)

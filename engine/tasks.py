@@ -4,14 +4,15 @@ Lists read the `human_tasks`/`task_candidates` tables only. Completing deseriali
 instance concerned and commits through `instances.commit_change`.
 """
 import uuid
+from functools import lru_cache
 
 from SpiffWorkflow import TaskState
-from sqlalchemy import bindparam, case, distinct, func, or_, select, union, update
+from sqlalchemy import bindparam, distinct, func, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, forms, history, instances, workflows
 from .access import EVERYONE, may_do
-from .data import plain
+from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid
 from .models import HumanTask, TaskCandidate, fetch
 
@@ -46,11 +47,15 @@ def who_for(row):
     return ", ".join(row.roles) or "everyone"
 
 
+def _mine(username):
+    return or_(HumanTask.claimed_by == username, HumanTask.assignee == username)
+
+
 def open_query(actor, tab="all", process_key=None, role=None, search=None):
     """Open tasks this actor may do: claimed by nobody else; `mine` = claimed by or assigned to me."""
     query = select(HumanTask).where(HumanTask.state == "open")
     if tab == "mine":
-        query = query.where(or_(HumanTask.claimed_by == actor.username, HumanTask.assignee == actor.username))
+        query = query.where(_mine(actor.username))
     else:
         query = query.where(or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
         if not (actor.admin and tab == "all"):
@@ -82,8 +87,10 @@ def _from_own_keys(actor, tab, filters):
     return tab in ("roles", "all") and not any(filters.values()) and not (actor.admin and tab == "all")
 
 
-def _claimable(actor):
-    return or_(TaskCandidate.claimed_by.is_(None), TaskCandidate.claimed_by == actor.username)
+def _claimable(actor=None):
+    """Claimed by nobody, or by the actor (by the `me` parameter in prepared statements)."""
+    me = bindparam("me") if actor is None else actor.username
+    return or_(TaskCandidate.claimed_by.is_(None), TaskCandidate.claimed_by == me)
 
 
 def _inbox_order(columns):
@@ -91,17 +98,27 @@ def _inbox_order(columns):
     return columns.due_at.is_(None), columns.due_at, columns.created_at, columns.task_id
 
 
+@lru_cache(maxsize=32)
+def _merged_page(n_keys):
+    """The prepared statement of `_page_of_own_keys` for `n_keys` keys (parameters `key0`…, `me`,
+    `reach`, `limit`, `offset`)."""
+    ranges = [select(TaskCandidate.task_id, TaskCandidate.due_at, TaskCandidate.created_at)
+              .where(TaskCandidate.key == bindparam(f"key{n}"), _claimable()).order_by(*_inbox_order(TaskCandidate))
+              .limit(bindparam("reach")).subquery() for n in range(n_keys)]
+    merged = union(*(select(r) for r in ranges)).subquery()   # UNION: a task under two keys counts once
+    page = (select(merged.c.task_id).order_by(*_inbox_order(merged.c))
+            .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    return select(HumanTask).join(page, HumanTask.id == page.c.task_id).order_by(
+        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+
+
 def _page_of_own_keys(session, actor, tab, limit, offset):
     """One page merged from the inbox-ordered ranges of the actor's keys in `ix_task_candidates_inbox`:
     each range is read only as far as the page reaches, however many tasks the actor may see."""
     keys = sorted(_role_keys(actor) if tab == "roles" else actor.keys)
-    ranges = [select(TaskCandidate.task_id, TaskCandidate.due_at, TaskCandidate.created_at)
-              .where(TaskCandidate.key == key, _claimable(actor)).order_by(*_inbox_order(TaskCandidate))
-              .limit(offset + limit).subquery() for key in keys]
-    merged = union(*(select(r) for r in ranges)).subquery()   # UNION: a task under two keys counts once
-    page = select(merged.c.task_id).order_by(*_inbox_order(merged.c)).limit(limit).offset(offset).subquery()
-    return session.scalars(select(HumanTask).join(page, HumanTask.id == page.c.task_id).order_by(
-        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)).all()
+    return session.scalars(_merged_page(len(keys)), {
+        **{f"key{n}": key for n, key in enumerate(keys)}, "me": actor.username, "reach": min(offset + limit, MAX_INT),
+        "limit": limit, "offset": offset}).all()
 
 
 def open_page(session, actor, tab="all", limit=50, offset=0, **filters):
@@ -118,16 +135,27 @@ def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
     return open_page(session, actor, tab, limit, offset, **filters), counts(session, actor, **filters)[tab]
 
 
+@lru_cache(maxsize=32)
+def _own_counts(n_keys):
+    """The prepared statement of the tab counts of a person with `n_keys` keys (`key0`…, `me`): rows of
+    tasks with one key are simply counted, only tasks with several are told apart (which is slower)."""
+    mine = select(func.count()).select_from(HumanTask).where(HumanTask.state == "open", _mine(bindparam("me")))
+    single, shared = TaskCandidate.shared.is_(False), TaskCandidate.shared.is_(True)
+    several = func.count(distinct(TaskCandidate.task_id)).filter(shared)   # "everyone" tasks have one key
+    return (select(mine.scalar_subquery(), func.count().filter(single, TaskCandidate.key != EVERYONE) + several,
+                   func.count().filter(single) + several)
+            .where(TaskCandidate.key.in_([bindparam(f"key{n}") for n in range(n_keys)]), _claimable()))
+
+
 def counts(session, actor, **filters):
     """The size of each tab. Unfiltered, a person's `roles` and `all` are counted in one pass over the
     candidate rows of their keys (an index-only read); `mine` is a lookup by name."""
-    mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
     if _from_own_keys(actor, "all", filters):
-        task = TaskCandidate.task_id
-        row = session.execute(select(mine, func.count(distinct(case((TaskCandidate.key != EVERYONE, task)))),
-                                     func.count(distinct(task)))
-                              .where(TaskCandidate.key.in_(sorted(actor.keys)), _claimable(actor))).one()
+        keys = sorted(actor.keys)
+        row = session.execute(_own_counts(len(keys)), {**{f"key{n}": key for n, key in enumerate(keys)},
+                                                       "me": actor.username}).one()
     else:
+        mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
         everything = open_query(actor, "all", **filters).subquery()
         row = session.execute(select(mine, func.count().filter(_for_any_of(_role_keys(actor), everything.c.id)),
                                      func.count()).select_from(everything)).one()

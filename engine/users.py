@@ -4,11 +4,12 @@ import re
 import secrets
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .access import Actor
 from .errors import Conflict, Invalid, NotFound
-from .models import ApiToken, User, UserRole
+from .models import MAX_ID, ApiToken, User, UserRole
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
 _EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,189}$")
@@ -22,6 +23,16 @@ def normalise_roles(roles):
 
 def actor(user):
     return Actor(user.username, frozenset(user.role_names), user.is_admin)
+
+
+_WITH_ROLES = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
+
+
+def by_id(session, user_id):
+    """The user with their roles, in one read (every page asks for the signed-in user), or None."""
+    if not 0 < user_id <= MAX_ID:
+        return None
+    return session.execute(_WITH_ROLES, {"user_id": user_id}).unique().scalar_one_or_none()
 
 
 def find(session, username):

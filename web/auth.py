@@ -4,10 +4,8 @@ import binascii
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from engine import users
-from engine.models import User
 
 from . import throttle
 from .extensions import db, login_manager
@@ -31,7 +29,7 @@ class SignedIn(UserMixin):
 @login_manager.user_loader
 def _load(session_id):
     user_id, _, fingerprint = session_id.partition(":")
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = users.by_id(db.session, int(user_id)) if user_id.isdigit() else None
     # a password change or deactivation ends every existing session of that user
     if user is None or not user.active or user.password_hash[-12:] != fingerprint:
         return None
@@ -96,7 +94,3 @@ def logout():
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
-
-
-def find_user(username):
-    return db.session.scalar(select(User).where(User.username == username))

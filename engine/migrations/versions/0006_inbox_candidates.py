@@ -26,6 +26,7 @@ def upgrade() -> None:
     `task_candidates` holds open tasks only, with what the inbox sorts and filters on."""
     # plain ALTER TABLE, not batch mode: SQLite's table copy would lose the expression indexes
     op.add_column('human_tasks', sa.Column('candidate_keys', sa.JSON(), nullable=True))
+    op.add_column('task_candidates', sa.Column('shared', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column('task_candidates', sa.Column('claimed_by', sa.String(length=80), nullable=True))
     op.add_column('task_candidates', sa.Column('due_at', sa.DateTime(), nullable=True))
     op.add_column('task_candidates', sa.Column('created_at', sa.DateTime(), nullable=True))
@@ -38,11 +39,13 @@ def upgrade() -> None:
                            [{"id": task_id, "keys": json.dumps(found)} for task_id, found in keys.items()])
     connection.execute(sa.text("DELETE FROM task_candidates WHERE task_id IN "
                                "(SELECT id FROM human_tasks WHERE state != 'open')"))
+    connection.execute(sa.text("UPDATE task_candidates SET shared = (SELECT count(*) FROM task_candidates AS other "
+                               "WHERE other.task_id = task_candidates.task_id) > 1"))
     for column in ('claimed_by', 'due_at', 'created_at'):
         connection.execute(sa.text(f"UPDATE task_candidates SET {column} = "
                                    f"(SELECT {column} FROM human_tasks WHERE human_tasks.id = task_candidates.task_id)"))
     op.drop_index('ix_task_candidates_key', table_name='task_candidates')
-    op.create_index('ix_task_candidates_inbox', 'task_candidates', ['key', *INBOX_ORDER, 'claimed_by'])
+    op.create_index('ix_task_candidates_inbox', 'task_candidates', ['key', *INBOX_ORDER, 'claimed_by', 'shared'])
 
 
 def downgrade() -> None:
@@ -55,6 +58,6 @@ def downgrade() -> None:
             for key in (json.loads(found) if isinstance(found, str) else found or [])]
     if rows:
         connection.execute(sa.text('INSERT INTO task_candidates (task_id, "key") VALUES (:task_id, :key)'), rows)
-    for column in ('created_at', 'due_at', 'claimed_by'):
+    for column in ('created_at', 'due_at', 'claimed_by', 'shared'):
         op.drop_column('task_candidates', column)
     op.drop_column('human_tasks', 'candidate_keys')
