@@ -7,6 +7,8 @@ from pathlib import Path
 
 from conftest import DIAGRAMS, PASSWORD
 
+from engine import database, history
+
 BATON = Path(sys.executable).with_name("baton")
 
 
@@ -49,13 +51,29 @@ def test_cli_drives_the_campaign(db_url):
                   ok=False)
     assert again.returncode == 1 and "no longer open" in again.stderr
 
-    (copy,) = open_tasks(db_url, "walt")
-    (visuals,) = open_tasks(db_url, "dora")
-    baton(db_url, "complete", copy["id"], "--user", "walt", "--data", '{"copy": "Buy"}')
-    baton(db_url, "complete", visuals["id"], "--user", "dora", "--data", '{"visual_url": "v.png"}')
-    (approve,) = open_tasks(db_url, "mia")
-    final = json.loads(baton(db_url, "complete", approve["id"], "--user", "mia", "--data", '{"approved": true}').stdout)
+    for approved in (False, True):   # the manager rejects the first round: the brief comes back
+        (copy,) = open_tasks(db_url, "walt")
+        (visuals,) = open_tasks(db_url, "dora")
+        bad = baton(db_url, "complete", copy["id"], "--user", "walt", "--data", '{"colour": "red"}', ok=False)
+        assert bad.returncode == 1 and "is required (field=copy)" in bad.stderr \
+            and "is not a field of this form (field=colour)" in bad.stderr
+        assert [t["id"] for t in open_tasks(db_url, "walt")] == [copy["id"]], "a refused completion changes nothing"
+        baton(db_url, "complete", copy["id"], "--user", "walt", "--data", '{"copy": "Buy"}')
+        baton(db_url, "complete", visuals["id"], "--user", "dora", "--data", '{"visual_url": "v.png"}')
+        (approve,) = open_tasks(db_url, "mia")
+        final = json.loads(baton(db_url, "complete", approve["id"], "--user", "mia",
+                                 "--data", json.dumps({"approved": approved})).stdout)
+        if not approved:
+            assert final["status"] == "running"
+            (redo,) = open_tasks(db_url, "walt")
+            assert redo["element_id"] == "Task_brief"
+            baton(db_url, "complete", redo["id"], "--user", "walt", "--data", '{"brief": "Second brief, sharper"}')
     assert final["status"] == "completed"
 
     listing = baton(db_url, "tasks").stdout
     assert listing.strip().endswith("0 open task(s)")
+    session = database.connect(db_url)()
+    steps = [(e.element_id, e.user) for e in history.events(session, final["id"]) if e.type == "task_completed"]
+    session.close()
+    assert steps == [("Task_brief", "walt"), ("Task_copy", "walt"), ("Task_visuals", "dora"), ("Task_approve", "mia"),
+                     ("Task_brief", "walt"), ("Task_copy", "walt"), ("Task_visuals", "dora"), ("Task_approve", "mia")]
