@@ -87,15 +87,22 @@ def _from_own_keys(actor, tab, filters):
     return tab in ("roles", "all") and not any(filters.values()) and not (actor.admin and tab == "all")
 
 
-def _claimable(actor=None):
-    """Claimed by nobody, or by the actor (by the `me` parameter in prepared statements)."""
-    me = bindparam("me") if actor is None else actor.username
-    return or_(TaskCandidate.claimed_by.is_(None), TaskCandidate.claimed_by == me)
+def _claimable():
+    """Claimed by nobody, or by the person asking (the `me` parameter of the prepared statements)."""
+    return or_(TaskCandidate.claimed_by.is_(None), TaskCandidate.claimed_by == bindparam("me"))
 
 
-def _inbox_order(columns):
+def _inbox_order(due_at, created_at, task_id):
     """Due date (none last), then age, then id."""
-    return columns.due_at.is_(None), columns.due_at, columns.created_at, columns.task_id
+    return due_at.is_(None), due_at, created_at, task_id
+
+
+def _key_params(actor, keys):
+    """The parameters of a statement prepared for `len(keys)` keys."""
+    return {**{f"key{n}": key for n, key in enumerate(keys)}, "me": actor.username}
+
+
+_HUMAN_TASK_ORDER = _inbox_order(HumanTask.due_at, HumanTask.created_at, HumanTask.id)
 
 
 @lru_cache(maxsize=32)
@@ -103,31 +110,29 @@ def _merged_page(n_keys):
     """The prepared statement of `_page_of_own_keys` for `n_keys` keys (parameters `key0`…, `me`,
     `reach`, `limit`, `offset`)."""
     ranges = [select(TaskCandidate.task_id, TaskCandidate.due_at, TaskCandidate.created_at)
-              .where(TaskCandidate.key == bindparam(f"key{n}"), _claimable()).order_by(*_inbox_order(TaskCandidate))
+              .where(TaskCandidate.key == bindparam(f"key{n}"), _claimable())
+              .order_by(*_inbox_order(TaskCandidate.due_at, TaskCandidate.created_at, TaskCandidate.task_id))
               .limit(bindparam("reach")).subquery() for n in range(n_keys)]
     merged = union(*(select(r) for r in ranges)).subquery()   # UNION: a task under two keys counts once
-    page = (select(merged.c.task_id).order_by(*_inbox_order(merged.c))
+    page = (select(merged.c.task_id).order_by(*_inbox_order(merged.c.due_at, merged.c.created_at, merged.c.task_id))
             .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
-    return select(HumanTask).join(page, HumanTask.id == page.c.task_id).order_by(
-        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+    return select(HumanTask).join(page, HumanTask.id == page.c.task_id).order_by(*_HUMAN_TASK_ORDER)
 
 
 def _page_of_own_keys(session, actor, tab, limit, offset):
     """One page merged from the inbox-ordered ranges of the actor's keys in `ix_task_candidates_inbox`:
     each range is read only as far as the page reaches, however many tasks the actor may see."""
     keys = sorted(_role_keys(actor) if tab == "roles" else actor.keys)
-    return session.scalars(_merged_page(len(keys)), {
-        **{f"key{n}": key for n, key in enumerate(keys)}, "me": actor.username, "reach": min(offset + limit, MAX_INT),
-        "limit": limit, "offset": offset}).all()
+    return session.scalars(_merged_page(len(keys)), {**_key_params(actor, keys), "reach": min(offset + limit, MAX_INT),
+                                                     "limit": limit, "offset": offset}).all()
 
 
 def open_page(session, actor, tab="all", limit=50, offset=0, **filters):
     """One page of the tab, sorted by due date (none last), then age, then id."""
     if _from_own_keys(actor, tab, filters):
         return _page_of_own_keys(session, actor, tab, limit, offset)
-    return session.scalars(open_query(actor, tab, **filters).order_by(
-        HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-        .limit(limit).offset(offset)).all()
+    return session.scalars(open_query(actor, tab, **filters).order_by(*_HUMAN_TASK_ORDER)
+                           .limit(limit).offset(offset)).all()
 
 
 def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
@@ -152,8 +157,7 @@ def counts(session, actor, **filters):
     candidate rows of their keys (an index-only read); `mine` is a lookup by name."""
     if _from_own_keys(actor, "all", filters):
         keys = sorted(actor.keys)
-        row = session.execute(_own_counts(len(keys)), {**{f"key{n}": key for n, key in enumerate(keys)},
-                                                       "me": actor.username}).one()
+        row = session.execute(_own_counts(len(keys)), _key_params(actor, keys)).one()
     else:
         mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
         everything = open_query(actor, "all", **filters).subquery()

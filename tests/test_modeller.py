@@ -1,13 +1,11 @@
 """Diagrams from other tools: MIWG reference files import, come back byte-identical, and keep what
 the engine cannot run as models; saving from the editor checks like deploy; versions diff."""
 import re
-from pathlib import Path
 
 import pytest
-from conftest import diagram
+from conftest import MIWG, diagram
 from lxml import html
 
-MIWG = sorted((Path(__file__).resolve().parents[2] / "shared" / "conformance" / "miwg").glob("*.bpmn"))
 RUNNABLE = {"C.1.0.bpmn", "C.9.1.bpmn"}   # the MIWG files whose executable processes SpiffWorkflow can run
 
 

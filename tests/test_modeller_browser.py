@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import OPERATOR, PASSWORD, diagram
+from conftest import MIWG, OPERATOR, PASSWORD, diagram
 from live import csp_violations, screenshot, sign_in, wait_for_global
 from lxml import etree
 from playwright.sync_api import expect
@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 from engine import definitions, instances, tasks
 
 pytestmark = pytest.mark.browser
-MIWG = sorted((Path(__file__).resolve().parents[2] / "shared" / "conformance" / "miwg").glob("*.bpmn"))
 STANDARD = {"http://www.omg.org/spec/BPMN/20100524/MODEL", "http://www.omg.org/spec/BPMN/20100524/DI",
             "http://www.omg.org/spec/DD/20100524/DC", "http://www.omg.org/spec/DD/20100524/DI",
             "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/XML/1998/namespace"}
