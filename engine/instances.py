@@ -97,9 +97,13 @@ def load(session, instance):
     """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
     the instance's current state, else that state deserialised."""
     bundle = definitions.bundle_of(session, instance.definition_id)
-    workflow = workflow_cache.take(instance.state) or \
-        workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
-    return bundle, workflow
+    return bundle, workflow_cache.take(instance.state) or stored_workflow(bundle, instance)
+
+
+def stored_workflow(bundle, instance):
+    """The instance's workflow deserialised from its row: for readers too, who must never share the
+    workflow a change may be running."""
+    return workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
 
 
 @dataclass

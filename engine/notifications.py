@@ -47,19 +47,16 @@ _IN_ROLES = _ACTIVE.where(User.id.in_(select(UserRole.user_id).where(
 _NAMED = _ACTIVE.where(User.username.in_(bindparam("usernames", expanding=True)))
 
 
-def _people(session, roles=(), usernames=()):
-    """(username, email) of the active users with one of `roles` or `usernames`."""
-    connection = session.connection()
-    found = connection.execute(_IN_ROLES, {"roles": list(roles)}).all() if roles else []
-    named = connection.execute(_NAMED, {"usernames": list(usernames)}).all() if usernames else []
-    return found + [person for person in named if person not in found]
+def _in_roles(session, roles):
+    """(username, email) of the active users with one of `roles`."""
+    return session.connection().execute(_IN_ROLES, {"roles": list(roles)}).all()
 
 
 def owners(session, row):
     """Who a task is for: its claimer, else its assignee, else everyone in its roles."""
     if row.claimed_by or row.assignee:
-        return _people(session, usernames=[row.claimed_by or row.assignee])
-    return _people(session, roles=row.roles)
+        return session.connection().execute(_NAMED, {"usernames": [row.claimed_by or row.assignee]}).all()
+    return _in_roles(session, row.roles)
 
 
 _QUEUE = insert(Notification.__table__)
@@ -148,7 +145,7 @@ def mark_overdue(session, now):
                                                    HumanTask.overdue_sent_at.is_(None))).all()
     for row in rows:
         subject, body = _describe(row)
-        managers = [p for p in _people(session, roles=[manager_role()]) if p not in owners(session, row)]
+        managers = [p for p in _in_roles(session, [manager_role()]) if p not in owners(session, row)]
         queue(session, _notices(owners(session, row) + managers, "overdue", f"Overdue: {subject}",
                                 f"Overdue: {body}", row, row.roles))
         row.overdue_sent_at = now

@@ -6,7 +6,7 @@ completed tasks and matched to the diagram's flows by their source and target.
 from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
-from . import definitions, workflows
+from . import definitions, instances
 from .models import HumanTask
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -14,7 +14,7 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 def of(session, instance):
     bundle = definitions.bundle_of(session, instance.definition_id)
-    workflow = workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
+    workflow = instances.stored_workflow(bundle, instance)
     completed, pairs = set(), set()
     for task in workflow.get_tasks():
         element = task.task_spec.bpmn_id
