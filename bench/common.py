@@ -232,10 +232,35 @@ class BatonServer(BatonProcess):
                 time.sleep(0.2)
         raise RuntimeError("baton serve did not come up within a minute")
 
+    def worker_cpu(self):
+        """{pid: CPU seconds used so far} of the server's worker processes (Linux /proc)."""
+        return {pid: cpu_seconds(pid) for pid in children(self.process.pid)}
+
     def log_problems(self):
         """Lines of the server log that show a fault (HTTP 500 or a traceback)."""
         text = self.log_text()
         return [line for line in text.splitlines() if '" 500 ' in line or "Traceback" in line]
+
+
+def _stat(pid):
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()   # the fields after the command name
+
+
+def children(pid):
+    """The ids of the processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.isdigit() and int(_stat(entry)[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def cpu_seconds(pid=None):
+    """User + system CPU seconds used by process `pid` (this process when None), from /proc."""
+    fields = _stat(pid or os.getpid())
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Client:

@@ -187,16 +187,22 @@ def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
             for thread in threads_:
                 thread.join(timeout=60)
             raise RuntimeError(f"a client failed during warm-up; see {server.log_path}") from None
-        started = time.perf_counter()
+        started, cpu_before, own_before = time.perf_counter(), server.worker_cpu(), common.cpu_seconds()
         for thread in threads_:
             thread.join()
         spent = time.perf_counter() - started
+        cpu_after, own_after = server.worker_cpu(), common.cpu_seconds()
         problems = server.log_problems()
     done = statuses.get(200, 0)
+    used = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in sorted(cpu_after)]
     extra = {"latency p50/p99": f"{common.ms(common.percentile(latencies, 50))} / "
                                 f"{common.ms(common.percentile(latencies, 99))}",
              "statuses": ", ".join(f"{k}×{v}" for k, v in sorted(statuses.items())),
-             "server log faults": len(problems)}
+             "server log faults": len(problems),
+             # keep-alive connections stay with the worker that accepted them: the split shows the balance
+             "CPU per completion: web processes / clients": f"{common.ms(sum(used) / max(done, 1))} / "
+                                                            f"{common.ms((own_after - own_before) / max(done, 1))}",
+             "CPU split over the web processes": " / ".join(f"{u / max(sum(used), 1e-9):.0%}" for u in used)}
     return done, spent, extra
 
 

@@ -113,10 +113,11 @@ def bundle_for(definition):
 _DIGEST = select(Definition.sha256).where(Definition.id == bindparam("definition_id"))
 
 
-def bundle_of(session, definition_id):
-    """The built specs of definition `definition_id`, reading only its digest when they are at hand:
-    every change of an instance needs them, and a definition never changes."""
-    digest = session.connection().execute(_DIGEST, {"definition_id": definition_id}).scalar()
+def bundle_of(session, definition_id, digest=None):
+    """The built specs of definition `definition_id`, reading only its digest (unless the caller has it)
+    when they are at hand: every change of an instance needs them, and a definition never changes."""
+    if digest is None:
+        digest = session.connection().execute(_DIGEST, {"definition_id": definition_id}).scalar()
     bundle = _BUNDLES.get(digest)
     return bundle if bundle is not None else bundle_for(get(session, definition_id))
 

@@ -96,7 +96,7 @@ def advance(session, instance, bundle, workflow):
 def load(session, instance):
     """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
     the instance's current state, else that state deserialised."""
-    bundle = definitions.bundle_of(session, instance.definition_id)
+    bundle = definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
     return bundle, workflow_cache.take(instance.state) or stored_workflow(bundle, instance)
 
 

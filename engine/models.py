@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, bindparam, select, text)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 from . import clock
 from .errors import NotFound
@@ -121,6 +121,9 @@ class Instance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     waits: Mapped[list | None] = mapped_column(JSON)   # [[kind, name]] as in event_waits; None: unknown
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # read with the row: a change finds its definition's parsed specs by this digest without another query
+    definition_digest: Mapped[str] = column_property(
+        select(Definition.sha256).where(Definition.id == definition_id).scalar_subquery())
     __mapper_args__ = {"version_id_col": lock_version}
 
 

@@ -13,7 +13,7 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 
 def of(session, instance):
-    bundle = definitions.bundle_of(session, instance.definition_id)
+    bundle = definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
     workflow = instances.stored_workflow(bundle, instance)
     completed, pairs = set(), set()
     for task in workflow.get_tasks():

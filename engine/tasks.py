@@ -13,14 +13,26 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import clock, forms, history, instances, workflows
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
-from .errors import Conflict, Forbidden, Invalid
-from .models import HumanTask, TaskCandidate, fetch
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import HumanTask, Instance, TaskCandidate, fetch
 
 TABS = ("mine", "roles", "all")
 
 
 def get(session, task_id):
     return fetch(session, HumanTask, str(task_id), "task")
+
+
+_WITH_INSTANCE = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+                  .where(HumanTask.id == bindparam("task_id")))
+
+
+def get_with_instance(session, task_id):
+    """(task row, its instance) in one read: completing a task needs both."""
+    found = session.execute(_WITH_INSTANCE, {"task_id": str(task_id)}).one_or_none()
+    if found is None:
+        raise NotFound(f"no task {task_id}")
+    return found
 
 
 def keys_of(row):
@@ -240,9 +252,8 @@ def unclaim(session, task_id, actor):
 
 def complete(session, task_id, actor, data):
     """Validate `data` against the task's form, run the task and everything automatic after it."""
-    row = get(session, task_id)
+    row, instance = get_with_instance(session, task_id)
     _check_open(actor, row)
-    instance = instances.get(session, row.instance_id)
     if instance.status != "running":
         raise Conflict(f"instance {instance.id} is {instance.status}")
     bundle, workflow = instances.load(session, instance)
