@@ -6,6 +6,7 @@ instance's `lock_version`, so a concurrent change makes the later writer fail wi
 instead of doubling work. What a change needs of its definition is the definition's `Bundle`
 (parsed specs and steps), which never changes and is kept in memory.
 """
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from SpiffWorkflow import TaskState
@@ -97,13 +98,22 @@ def load(session, instance):
     """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
     the instance's current state, else that state deserialised."""
     bundle = definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
-    return bundle, workflow_cache.take(instance.state) or stored_workflow(bundle, instance)
+    kept = workflow_cache.take(instance.state)
+    if kept is None:
+        return bundle, stored_workflow(bundle, instance)
+    workflow, open_tasks = kept
+    session.info.setdefault(_KNOWN_OPEN, {})[instance.id] = (instance.state, open_tasks)
+    return bundle, workflow
 
 
 def stored_workflow(bundle, instance):
     """The instance's workflow deserialised from its row: for readers too, who must never share the
     workflow a change may be running."""
     return workflows.load(instance.state, bundle.dialect, bundle.specs[instance.process_key])
+
+
+_KNOWN_OPEN = "baton.open_tasks"   # session.info: instance id → (state, its open task rows) kept with it
+OpenTask = namedtuple("OpenTask", "id element_id")
 
 
 @dataclass
@@ -114,6 +124,8 @@ class Change:
     workflow: object
     columns: dict                                   # the instance row's new values
     gone: list = field(default_factory=list)        # ids of open task rows whose task is no longer ready
+    leaving: list = field(default_factory=list)     # ids of the task rows that leave the inbox (gone, done)
+    open_after: list = field(default_factory=list)  # OpenTask rows open once the change is written
     tasks: list = field(default_factory=list)       # column values of the new task rows
     notices: list = field(default_factory=list)     # notification rows for the new tasks
     waits_changed: bool = False                     # whether the event_waits rows must be rewritten
@@ -164,11 +176,6 @@ _ADD_CANDIDATES = insert(TaskCandidate.__table__)
 _CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id.in_(bindparam("ids", expanding=True)))
 
 
-def close_candidates(session, task_ids):
-    """A task that is no longer open leaves the inbox: its candidate rows go (its row keeps its keys)."""
-    session.connection().execute(_CLOSE_CANDIDATES, {"ids": list(task_ids)})
-
-
 def apply(session, change):
     """Write a prepared change and commit. The instance row is written by one UPDATE guarded by
     `lock_version`: if anyone changed the instance since it was read, that UPDATE matches no row and
@@ -185,7 +192,8 @@ def apply(session, change):
             set_committed_value(instance, column, value)   # the session's object holds what was written
         if change.gone:
             connection.execute(_CANCEL_TASKS, {"ids": change.gone})
-            close_candidates(session, change.gone)
+        if change.leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
+            connection.execute(_CLOSE_CANDIDATES, {"ids": change.leaving})
         if change.tasks:
             connection.execute(_ADD_TASKS, change.tasks)
             connection.execute(_ADD_CANDIDATES, [
@@ -200,7 +208,7 @@ def apply(session, change):
         session.rollback()
         raise
     if instance.status == "running":
-        workflow_cache.keep(instance.state, change.workflow)
+        workflow_cache.keep(instance.state, change.workflow, change.open_after)
     return instance
 
 
@@ -208,21 +216,36 @@ _OPEN_TASKS = select(HumanTask.id, HumanTask.element_id).where(HumanTask.instanc
                                                                HumanTask.state == "open")
 
 
+def _open_rows(session, instance):
+    """The instance's open task rows: as kept with its workflow when `load` found it in memory, else read."""
+    known = session.info.get(_KNOWN_OPEN, {}).pop(instance.id, None)
+    if known is not None and known[0] is instance.state:
+        return known[1]
+    return [OpenTask(*row) for row in session.connection().execute(_OPEN_TASKS, {"instance_id": instance.id})]
+
+
 def _plan_tasks(session, change, bundle, now, open_to_work, completing):
     """Make the instance's open task rows the workflow's READY human tasks: cancel the rows whose task is
     gone, add a row (with its candidates and notices) for each new one."""
     instance = change.instance
     ready = {str(t.id): t for t in workflows.human_tasks(change.workflow)} if open_to_work else {}
-    open_rows = session.connection().execute(_OPEN_TASKS, {"instance_id": instance.id}).all()
+    open_rows = _open_rows(session, instance)
+    change.leaving += [completing] if completing else []
     for row in open_rows:
-        if row.id not in ready and row.id != completing:
+        if row.id == completing:
+            continue
+        if row.id not in ready:
             change.gone.append(row.id)
+            change.leaving.append(row.id)
             history.record(session, instance, "task_cancelled", row.element_id, row.id)
+        else:
+            change.open_after.append(row)
     known = {row.id for row in open_rows}
     for task_id, task in ready.items():
         if task_id not in known:
             values = _new_task(session, instance, bundle, task, now)
             change.tasks.append(values)
+            change.open_after.append(OpenTask(values["id"], values["element_id"]))
             change.notices += notifications.for_new_task(session, HumanTask(**values))
 
 
