@@ -6,7 +6,7 @@
       nothing in memory does it): the BASELINE every other figure is divided by
   (c) the Baton engine API, `engine.tasks.complete`, on SQLite and on PostgreSQL
   (d) the full stack: `baton serve` (gunicorn) + the JSON API with a bearer token, a few client
-      threads with keep-alive connections on loopback, on SQLite and on PostgreSQL
+      threads on loopback, each with a keep-alive connection per instance, on SQLite and on PostgreSQL
 
 Target: full stack ≥ 50% of (b). The machine's speed drifts within a minute, so (b) is measured again
 after every row, and each row is divided by the mean of the (b) runs just before and after it.
@@ -175,6 +175,8 @@ def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
                     if time.monotonic() > deadline[0]:
                         break
                     chain(client, task_id, record=True)
+                    client.close()   # a new connection per instance: keep-alive connections stay with the
+                    #                  worker that accepted them, and four of them often land on one worker
             finally:
                 client.close()
 
