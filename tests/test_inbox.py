@@ -5,9 +5,11 @@ import random
 
 import pytest
 from conftest import OPERATOR
+from sqlalchemy import select
 
-from engine import clock, definitions, instances, tasks
+from engine import clock, definitions, instances, tasks, workflow_cache
 from engine.access import Actor
+from engine.models import HumanTask, TaskCandidate
 
 SPLIT = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -106,3 +108,28 @@ def test_the_merged_pages_agree_with_the_general_query(fanned_out):
                 assert [r.id for r in tasks.open_page(session, actor, tab, limit, offset)] == \
                     [r.id for r in general_page(session, actor, tab, limit, offset)], (actor, tab, limit, offset)
             assert tasks.counts(session, actor)[tab] == len(general_page(session, actor, tab, 1000, 0)), (actor, tab)
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["workflow kept in memory", "workflow read from its row"])
+def test_each_completion_leaves_exactly_the_other_tasks_open(fanned_out, kept):
+    """A change that starts from the workflow this process kept takes the instance's open task rows from
+    memory too; from memory or from the row, the tasks left open and their inbox rows are exactly the
+    ones not done yet."""
+    session = fanned_out
+    instance_id = min(session.scalars(select(HumanTask.instance_id)))
+    left = set(TASKS)
+
+    def open_rows():
+        return session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                       HumanTask.state == "open")).all()
+    while left:
+        if not kept:
+            workflow_cache.clear()   # as in another process, or after a restart
+        row = min(open_rows(), key=lambda r: r.element_id)
+        tasks.complete(session, row.id, OPERATOR, {})
+        left.discard(row.element_id)
+        still_open = open_rows()
+        assert sorted(elements(still_open)) == sorted(left)
+        in_inbox = session.scalars(select(TaskCandidate.task_id).join(HumanTask)
+                                   .where(HumanTask.instance_id == instance_id)).all()
+        assert set(in_inbox) == {r.id for r in still_open}
