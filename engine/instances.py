@@ -94,10 +94,15 @@ def advance(session, instance, bundle, workflow):
     return workflows.advance(workflow, completed, email)
 
 
+def bundle_of(session, instance):
+    """The parsed specs of the instance's definition, found by the digest its row brings along."""
+    return definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
+
+
 def load(session, instance):
     """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
     the instance's current state, else that state deserialised."""
-    bundle = definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
+    bundle = bundle_of(session, instance)
     kept = workflow_cache.take(instance.state)
     if kept is None:
         return bundle, stored_workflow(bundle, instance)
@@ -123,8 +128,8 @@ class Change:
     instance: Instance
     workflow: object
     columns: dict                                   # the instance row's new values
+    completing: str | None = None                   # id of the task row the caller completes with the change
     gone: list = field(default_factory=list)        # ids of open task rows whose task is no longer ready
-    leaving: list = field(default_factory=list)     # ids of the task rows that leave the inbox (gone, done)
     open_after: list = field(default_factory=list)  # OpenTask rows open once the change is written
     tasks: list = field(default_factory=list)       # column values of the new task rows
     notices: list = field(default_factory=list)     # notification rows for the new tasks
@@ -156,8 +161,8 @@ def prepare(session, instance, workflow, bundle, incident=None, completing=None)
             "status": status, "incident": problem, "ended_at": ended_at,
             "state": workflows.dump(workflow, bundle.dialect), "data": plain(workflows.current_data(workflow)),
             "updated_at": now, "next_timer_at": waiting.next_timer(workflow) if running else None, "waits": waits},
-            waits_changed=waits != instance.waits)
-        _plan_tasks(session, change, bundle, now, open_to_work=running, completing=completing)
+            completing=completing, waits_changed=waits != instance.waits)
+        _plan_tasks(session, change, bundle, now, open_to_work=running)
         return change
     except Exception:
         session.rollback()
@@ -192,8 +197,9 @@ def apply(session, change):
             set_committed_value(instance, column, value)   # the session's object holds what was written
         if change.gone:
             connection.execute(_CANCEL_TASKS, {"ids": change.gone})
-        if change.leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
-            connection.execute(_CLOSE_CANDIDATES, {"ids": change.leaving})
+        leaving = change.gone + ([change.completing] if change.completing else [])
+        if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
+            connection.execute(_CLOSE_CANDIDATES, {"ids": leaving})
         if change.tasks:
             connection.execute(_ADD_TASKS, change.tasks)
             connection.execute(_ADD_CANDIDATES, [
@@ -224,19 +230,17 @@ def _open_rows(session, instance):
     return [OpenTask(*row) for row in session.connection().execute(_OPEN_TASKS, {"instance_id": instance.id})]
 
 
-def _plan_tasks(session, change, bundle, now, open_to_work, completing):
+def _plan_tasks(session, change, bundle, now, open_to_work):
     """Make the instance's open task rows the workflow's READY human tasks: cancel the rows whose task is
     gone, add a row (with its candidates and notices) for each new one."""
     instance = change.instance
     ready = {str(t.id): t for t in workflows.human_tasks(change.workflow)} if open_to_work else {}
     open_rows = _open_rows(session, instance)
-    change.leaving += [completing] if completing else []
     for row in open_rows:
-        if row.id == completing:
+        if row.id == change.completing:
             continue
         if row.id not in ready:
             change.gone.append(row.id)
-            change.leaving.append(row.id)
             history.record(session, instance, "task_cancelled", row.element_id, row.id)
         else:
             change.open_after.append(row)

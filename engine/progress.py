@@ -6,14 +6,14 @@ completed tasks and matched to the diagram's flows by their source and target.
 from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
-from . import definitions, instances
+from . import instances
 from .models import HumanTask
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 
 def of(session, instance):
-    bundle = definitions.bundle_of(session, instance.definition_id, instance.definition_digest)
+    bundle = instances.bundle_of(session, instance)
     workflow = instances.stored_workflow(bundle, instance)
     completed, pairs = set(), set()
     for task in workflow.get_tasks():

@@ -220,7 +220,7 @@ def _take(session, row, actor, how):
     if how == "claim":
         _set_claimer(session, row.id, actor.username)
         taken = {"claimed_by": actor.username}
-    else:   # its candidate rows go with the change that completes it (Change.leaving)
+    else:   # its candidate rows go with the change that completes it (Change.completing)
         taken = {"state": "completed", "completed_at": at, "completed_by": actor.username}
     for column, value in taken.items():
         set_committed_value(row, column, value)
