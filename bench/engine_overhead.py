@@ -14,6 +14,7 @@ after every row, and each row is divided by the mean of the (b) runs just before
     .venv/bin/python bench/engine_overhead.py [--quick] [--no-postgres] [--workers 2] [--clients 4]
 """
 import argparse
+import collections
 import sys
 import threading
 import time
@@ -130,37 +131,33 @@ def engine_api(url, n_instances):
     return done, spent, {}
 
 
-def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
-    """(d): clients complete every step of their own instances over HTTP, following the next task id
-    each completion returns. Bounded: `n_instances` × 10 completions or `time_limit` seconds."""
+def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
+    """(d): for `seconds`, each client takes the next instance from one shared queue and completes all
+    its steps over HTTP, following the next task id each completion returns. Throughput is counted at
+    constant concurrency: no client runs out of work while the others still have some (with shares
+    fixed in advance, the last seconds ran with fewer clients and measured the tail, not the server)."""
     factory, _, token = setup_database(url, n_instances + clients)   # one warm-up instance per client
     session = factory()
     first = open_task_ids(session)
     session.close()
-    warmups, measured = first[:clients], first[clients:]
-    shares = [measured[i::clients] for i in range(clients)]
+    warmups, queue = first[:clients], collections.deque(first[clients:])
     latencies, statuses, lock = [], {}, threading.Lock()
     deadline = [None]
     barrier = threading.Barrier(clients + 1,   # the clock starts when every client has warmed up
-                                action=lambda: deadline.__setitem__(0, time.monotonic() + time_limit))
+                                action=lambda: deadline.__setitem__(0, time.monotonic() + seconds))
 
     with common.BatonServer(url, folder, workers=workers, threads=threads) as server:
         def chain(client, task_id, record):
-            """Complete task_id and each next task of the same instance; return the count."""
-            count = 0
+            """Complete task_id and each next task of the same instance, until the deadline."""
             while task_id:
                 status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
                 if record:
                     with lock:
                         statuses[status] = statuses.get(status, 0) + 1
                         latencies.append(elapsed)
-                if status != 200:
-                    return count
-                count += 1
-                if record and time.monotonic() > deadline[0]:
-                    return count
+                if status != 200 or (record and time.monotonic() > deadline[0]):
+                    return
                 task_id = body["tasks"][0]["id"] if body and body.get("tasks") else None
-            return count
 
         def run(index):
             client = common.Client(server.port, token)
@@ -171,8 +168,10 @@ def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
                     barrier.abort()   # nobody waits for a client that failed
                     raise
                 barrier.wait(timeout=300)
-                for task_id in shares[index]:
-                    if time.monotonic() > deadline[0]:
+                while time.monotonic() < deadline[0]:
+                    try:
+                        task_id = queue.popleft()
+                    except IndexError:
                         break
                     chain(client, task_id, record=True)
                     client.close()   # a new connection per instance: keep-alive connections stay with the
@@ -190,20 +189,26 @@ def full_stack(url, folder, n_instances, clients, workers, threads, time_limit):
                 thread.join(timeout=60)
             raise RuntimeError(f"a client failed during warm-up; see {server.log_path}") from None
         started, cpu_before, own_before = time.perf_counter(), server.worker_cpu(), common.cpu_seconds()
+        database_before = common.cpu_seconds_of("postgres")
         for thread in threads_:
             thread.join()
         spent = time.perf_counter() - started
         cpu_after, own_after = server.worker_cpu(), common.cpu_seconds()
+        database_used = common.cpu_seconds_of("postgres") - database_before
         problems = server.log_problems()
+    if not queue:
+        say(f"  note: the {n_instances} instances ran out before the {seconds:.0f} s were over")
     done = statuses.get(200, 0)
     used = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in sorted(cpu_after)]
+    per = max(done, 1)
     extra = {"latency p50/p99": f"{common.ms(common.percentile(latencies, 50))} / "
                                 f"{common.ms(common.percentile(latencies, 99))}",
              "statuses": ", ".join(f"{k}×{v}" for k, v in sorted(statuses.items())),
              "server log faults": len(problems),
              # keep-alive connections stay with the worker that accepted them: the split shows the balance
-             "CPU per completion: web processes / clients": f"{common.ms(sum(used) / max(done, 1))} / "
-                                                            f"{common.ms((own_after - own_before) / max(done, 1))}",
+             "CPU per completion: web processes / database server / clients":
+                 f"{common.ms(sum(used) / per)} / {common.ms(database_used / per) if url.startswith('postgresql') else '–'} / "
+                 f"{common.ms((own_after - own_before) / per)}",
              "CPU split over the web processes": " / ".join(f"{u / max(sum(used), 1e-9):.0%}" for u in used)}
     return done, spent, extra
 
@@ -215,10 +220,11 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes for (d)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process for (d)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads for (d)")
-    parser.add_argument("--seconds", type=float, default=60, help="time bound of each (d) run")
+    parser.add_argument("--seconds", type=float, help="length of each (d) run (default 20, quick 6)")
     args = parser.parse_args()
     common.quiet_alembic()
-    n_mem, n_ser, n_api, n_http = (100, 40, 15, 30) if args.quick else (300, 120, 50, 100)
+    n_mem, n_ser, n_api, n_http = (100, 40, 15, 300) if args.quick else (300, 120, 50, 1000)
+    seconds = args.seconds or (6 if args.quick else 20)
     common.header("Engine overhead per task completion (10-step linear process)",
                   "quick" if args.quick else "default")
 
@@ -246,13 +252,13 @@ def main():
         measure("(c) engine.tasks.complete, SQLite", engine_api, common.sqlite_url(folder, "api.sqlite3"), n_api)
         measure(f"(d) HTTP {args.workers}w×{args.threads}t, {args.clients} clients, SQLite", full_stack,
                 common.sqlite_url(folder, "http.sqlite3"), folder, n_http, args.clients, args.workers, args.threads,
-                args.seconds)
+                seconds)
         if not args.no_postgres:
             with common.postgres_cluster() as cluster:
                 measure("(c) engine.tasks.complete, PostgreSQL", engine_api, common.postgres_url(cluster), n_api)
                 measure(f"(d) HTTP {args.workers}w×{args.threads}t, {args.clients} clients, PostgreSQL", full_stack,
                         common.postgres_url(cluster), folder, n_http, args.clients, args.workers, args.threads,
-                        args.seconds)
+                        seconds)
 
     say()
     say(common.table(["layer", "completions", "seconds", "completions/s", "(b) around it, /s", "ratio to (b)",

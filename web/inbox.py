@@ -38,18 +38,23 @@ def index():
 
 
 def _task_or_403(task_id):
-    row = tasks.get(db.session, task_id)
+    """The task row and its instance, read together, if the actor may see the task."""
+    row, instance = tasks.get_with_instance(db.session, task_id)
     if not tasks.may_see(actor(), row):
         raise Forbidden(f"this task is for {tasks.who_for(row)}; you do not have that role")
-    return row
+    return row, instance
+
+
+def _task_page(row, instance, errors=None, submitted=None, status=200):
+    """The task's page: its form filled from the instance data and what was just submitted."""
+    return render_template("inbox/task.html", row=row, instance=instance, errors=errors or {},
+                           fields=_fields(row, instance.data, submitted),
+                           documentation=render_markdown(row.documentation), who_for=tasks.who_for), status
 
 
 @bp.get("/tasks/<task_id>")
 def task(task_id):
-    row = _task_or_403(task_id)
-    instance = instances.get(db.session, row.instance_id)
-    return render_template("inbox/task.html", row=row, instance=instance, errors={}, fields=_fields(row, instance.data),
-                           documentation=render_markdown(row.documentation), who_for=tasks.who_for)
+    return _task_page(*_task_or_403(task_id))
 
 
 def _fields(row, data, submitted=None):
@@ -58,7 +63,7 @@ def _fields(row, data, submitted=None):
 
 @bp.post("/tasks/<task_id>")
 def act(task_id):
-    row = _task_or_403(task_id)
+    row, instance = _task_or_403(task_id)
     action = request.form.get("action")
     try:
         if action == "claim":
@@ -74,19 +79,13 @@ def act(task_id):
         submitted = {f["id"]: request.form.get(f["id"]) for f in row.form if f["id"] in request.form}
         instance = tasks.complete(db.session, task_id, actor(), submitted)
     except Invalid as error:
-        db.session.rollback()
-        instance = instances.get(db.session, row.instance_id)
+        db.session.rollback()   # the page shows the stored instance again, with the values as typed
         errors = {e.get("field"): e["message"] for e in error.errors}
-        return render_template("inbox/task.html", row=row, instance=instance, errors=errors,
-                               fields=_fields(row, instance.data, request.form.to_dict()),
-                               documentation=render_markdown(row.documentation), who_for=tasks.who_for), 422
+        return _task_page(row, instance, errors, request.form.to_dict(), 422)
     except Conflict as error:
         db.session.rollback()
-        row = tasks.get(db.session, task_id)
-        instance = instances.get(db.session, row.instance_id)
         flash(str(error), "error")
-        return render_template("inbox/task.html", row=row, instance=instance, errors={}, fields=_fields(row, instance.data),
-                               documentation=render_markdown(row.documentation), who_for=tasks.who_for), 409
+        return _task_page(*tasks.get_with_instance(db.session, task_id), status=409)
     handoff_message(row.name, instance)
     return redirect(url_for("inbox.index"))
 
