@@ -1,14 +1,16 @@
 """Connecting to the database and bringing its schema up to date (Alembic migrations)."""
 import os
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///baton.sqlite3"
+PING_AFTER_IDLE = 1.0   # seconds a pooled PostgreSQL connection may rest before it is pinged on its next use
 
 
 def database_url():
@@ -18,10 +20,12 @@ def database_url():
 
 
 def engine_options(url):
-    """Options that make SQLite safe for a multi-threaded server: wait for the write lock."""
+    """SQLite: wait for the write lock (the threads of a server share the file). PostgreSQL: no server-side
+    prepared statements: psycopg drops them all at every rollback, which cost a `DEALLOCATE ALL` round
+    trip on most write requests for plans hardly ever reused."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    return {"connect_args": {"prepare_threshold": None}}
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -36,10 +40,37 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+def _ping_when_idle(engine):
+    """Ping a pooled connection before use only if it rested more than PING_AFTER_IDLE: one left idle
+    overnight or across a database restart is replaced before a request sees it, while one given back a
+    moment ago (most, under load) is not pinged again (`pool_pre_ping` pings at every checkout, twice per
+    API call that answers after its commit). A restart under load fails the requests in flight and about
+    one more per web process: the first disconnect error makes the pool replace all its older connections."""
+    @event.listens_for(engine, "connect")
+    def _born(_dbapi_connection, record):
+        record.info["baton.rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _rest(_dbapi_connection, record):
+        if record is not None:
+            record.info["baton.rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _wake(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("baton.rested_since", 0.0) <= PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError("the database dropped a pooled connection") from error   # the pool reconnects
+
+
 def configure(engine):
     """Per-connection settings; call once for every Engine Baton creates (Flask's too)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        _ping_when_idle(engine)
     return engine
 
 

@@ -121,3 +121,23 @@ def test_two_web_and_two_timer_workers_lose_nothing_and_double_nothing(pg_url, t
     web_log = (logs / "web.log").read_text()
     assert " 500 " not in web_log and "Traceback" not in web_log, web_log[-2000:]
     session.close()
+
+
+def test_a_connection_the_database_dropped_while_it_rested_in_the_pool_is_replaced_unseen(pg_url, postgres,
+                                                                                        monkeypatch):
+    """A database restart (here: PostgreSQL ending the backend of a pooled connection) costs no failed
+    request once the connection has rested: it is pinged and replaced on its next checkout."""
+    import psycopg
+    from sqlalchemy import text
+
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.2)
+    factory = database.connect(pg_url)
+    with factory() as session:
+        dropped = session.scalar(text("SELECT pg_backend_pid()"))
+    with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (dropped,)).fetchone()[0]
+    time.sleep(0.3)
+    with factory() as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) != dropped
+        assert session.scalar(select(func.count()).select_from(Instance)) == 0
+    factory.kw["bind"].dispose()
