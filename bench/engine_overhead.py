@@ -6,12 +6,13 @@
       nothing in memory does it): the BASELINE every other figure is divided by
   (c) the Baton engine API, `engine.tasks.complete`, on SQLite and on PostgreSQL
   (d) the full stack: `baton serve` (gunicorn) + the JSON API with a bearer token, a few client
-      threads on loopback, each with a keep-alive connection per instance, on SQLite and on PostgreSQL
+      threads on loopback for a fixed time, each with a keep-alive connection per instance, on SQLite
+      and on PostgreSQL
 
 Target: full stack ≥ 50% of (b). The machine's speed drifts within a minute, so (b) is measured again
 after every row, and each row is divided by the mean of the (b) runs just before and after it.
 
-    .venv/bin/python bench/engine_overhead.py [--quick] [--no-postgres] [--workers 2] [--clients 4]
+    .venv/bin/python bench/engine_overhead.py [--quick] [--no-postgres] [--workers 2] [--clients 4] [--seconds 20]
 """
 import argparse
 import collections
