@@ -20,6 +20,7 @@ not (Baton never runs ANALYZE there: the inbox's plans do not depend on statisti
 """
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -218,6 +219,7 @@ def run(url, label, levels, completed, repeat, budget):
                 filler.tasks(target, definition.id, state="completed")
                 name = f"{filled:,} open + {target:,} done"
             filler.analyze()
+            os.sync()   # measure the inbox, not the kernel still writing the rows just filled back to disk
             say(f"  {label}: {name} filled in {time.perf_counter() - started:.1f} s; measuring …")
             session.close()
             session = factory()
