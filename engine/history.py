@@ -6,7 +6,7 @@ they were recorded, together with the change's other writes; a rollback drops th
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, driver
 from .models import Event
 
 _APPEND = insert(Event.__table__)
@@ -25,7 +25,7 @@ def record(session, instance, type_, element_id=None, task_id=None, user=None, d
 def _write_pending(session):
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.connection().execute(_APPEND, pending)
+        driver.write(session.connection(), _APPEND, pending)
 
 
 @event.listens_for(Session, "after_transaction_end")

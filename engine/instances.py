@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, deadlines, definitions, forms, history, notifications, waiting, workflow_cache, workflows
+from . import clock, deadlines, definitions, driver, forms, history, notifications, waiting, workflow_cache, workflows
 from .access import Actor, candidate_keys, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid
@@ -174,11 +174,10 @@ _INSTANCES = Instance.__table__
 _STORE = (update(_INSTANCES)
           .where(_INSTANCES.c.id == bindparam("stored_id"), _INSTANCES.c.lock_version == bindparam("seen_version"))
           .values({column: bindparam(f"new_{column}") for column in (*_STORED, "lock_version")}))
-_CANCEL_TASKS = (update(HumanTask.__table__).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
-                 .values(state="cancelled"))
+_CANCEL_TASK = update(HumanTask.__table__).where(HumanTask.id == bindparam("gone_id")).values(state="cancelled")
 _ADD_TASKS = insert(HumanTask.__table__)
 _ADD_CANDIDATES = insert(TaskCandidate.__table__)
-_CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id.in_(bindparam("ids", expanding=True)))
+_CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id == bindparam("leaving_id"))
 
 
 def apply(session, change):
@@ -188,21 +187,21 @@ def apply(session, change):
     instance, connection = change.instance, session.connection()
     seen = instance.lock_version
     try:
-        written = connection.execute(_STORE, {"stored_id": instance.id, "seen_version": seen,
-                                              "new_lock_version": seen + 1,
-                                              **{f"new_{k}": v for k, v in change.columns.items()}}).rowcount
+        written = driver.write(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
+                                                    "new_lock_version": seen + 1,
+                                                    **{f"new_{k}": v for k, v in change.columns.items()}})
         if written != 1:
             raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
         for column, value in {**change.columns, "lock_version": seen + 1}.items():
             set_committed_value(instance, column, value)   # the session's object holds what was written
         if change.gone:
-            connection.execute(_CANCEL_TASKS, {"ids": change.gone})
+            driver.write(connection, _CANCEL_TASK, [{"gone_id": task_id} for task_id in change.gone])
         leaving = change.gone + ([change.completing] if change.completing else [])
         if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
-            connection.execute(_CLOSE_CANDIDATES, {"ids": leaving})
+            driver.write(connection, _CLOSE_CANDIDATES, [{"leaving_id": task_id} for task_id in leaving])
         if change.tasks:
-            connection.execute(_ADD_TASKS, change.tasks)
-            connection.execute(_ADD_CANDIDATES, [
+            driver.write(connection, _ADD_TASKS, change.tasks)
+            driver.write(connection, _ADD_CANDIDATES, [
                 {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1, "claimed_by": None,
                  "due_at": values["due_at"], "created_at": values["created_at"]}
                 for values in change.tasks for key in values["candidate_keys"]])

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy import bindparam, func, insert, or_, select
 
-from . import clock, history
+from . import clock, driver, history
 from .models import HumanTask, Instance, Notification, User, UserRole
 
 MAX_ATTEMPTS = 8
@@ -82,7 +82,7 @@ def _notices(people, kind, subject, body, row, roles=()):
 def queue(session, notices):
     """Put notification rows in the outbox (in the session's transaction)."""
     if notices:
-        session.connection().execute(_QUEUE, notices)
+        driver.write(session.connection(), _QUEUE, notices)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -10,7 +10,7 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import bindparam, distinct, func, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, forms, history, instances, workflows
+from . import clock, driver, forms, history, instances, workflows
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -212,8 +212,7 @@ def _take(session, row, actor, how):
     """Claim or complete an open task only if nobody else holds it: the database decides, not what this
     session read earlier, so a claim or completion racing ours makes ours a Conflict."""
     at = clock.now()
-    changed = session.connection().execute(_TAKERS[how], {"task_id": row.id, "actor": actor.username,
-                                                          "at": at}).rowcount
+    changed = driver.write(session.connection(), _TAKERS[how], {"task_id": row.id, "actor": actor.username, "at": at})
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")

@@ -5,7 +5,7 @@ import random
 
 import pytest
 from conftest import OPERATOR
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from engine import clock, definitions, instances, tasks, workflow_cache
 from engine.access import Actor
@@ -133,3 +133,37 @@ def test_each_completion_leaves_exactly_the_other_tasks_open(fanned_out, kept):
         in_inbox = session.scalars(select(TaskCandidate.task_id).join(HumanTask)
                                    .where(HumanTask.instance_id == instance_id)).all()
         assert set(in_inbox) == {r.id for r in still_open}
+
+
+def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(fanned_out):
+    """The change's writes skip SQLAlchemy's execution (engine/driver.py) but not its types: dates with
+    and without microseconds, JSON with nested and missing values, booleans and NULLs read back the same
+    as rows SQLAlchemy itself inserted, and an UPDATE reports the rows it matched."""
+    from datetime import datetime
+
+    from engine import driver, history
+    from engine.models import Event
+
+    session = fanned_out
+    instance_id = session.scalars(select(HumanTask.instance_id)).first()
+    rows = [{"instance_id": instance_id, "at": datetime(2026, 12, 2, 9, 30), "type": "probe", "element_id": None,
+             "task_id": "t-1", "user": "zoë", "data": {"list": [1, "é", None], "flag": True, "none": None}},
+            {"instance_id": instance_id, "at": datetime(2026, 12, 2, 9, 30, 0, 123456), "type": "probe",
+             "element_id": "Task_x", "task_id": None, "user": None, "data": None}]
+    connection = session.connection()
+    driver.write(connection, history._APPEND, rows)
+    connection.execute(history._APPEND, rows)
+    stored = session.execute(select(Event.at, Event.element_id, Event.task_id, Event.user, Event.data)
+                             .where(Event.type == "probe").order_by(Event.id)).all()
+    expected = [(r["at"], r["element_id"], r["task_id"], r["user"], r["data"]) for r in rows]
+    assert [tuple(row) for row in stored] == expected + expected
+    as_stored = session.execute(text("SELECT CAST(at AS TEXT), CAST(data AS TEXT) FROM events WHERE type = 'probe' "
+                                     "ORDER BY id")).all()
+    assert as_stored[:2] == as_stored[2:], "the same text in the database, not only the same values read back"
+
+    task_id = session.scalars(select(HumanTask.id).where(HumanTask.element_id == "Task_both")).first()
+    shared = session.scalars(select(TaskCandidate.shared).where(TaskCandidate.task_id == task_id)).all()
+    assert shared == [True, True]
+    matched = driver.write(connection, instances._CLOSE_CANDIDATES, [{"leaving_id": task_id}, {"leaving_id": "none"}])
+    assert matched == 2 and not session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task_id)).all()
+    session.rollback()

@@ -1,0 +1,53 @@
+"""The writes of a change, run on the driver's cursor.
+
+A completion writes six to eight statements between its first write and its commit; on SQLite no
+other process may write meanwhile. SQLAlchemy's work around each statement (an execution context,
+parameter processing, a result object) was three quarters of that stretch, the database a fifth
+(bench/README.md). Here each Core statement is compiled by SQLAlchemy once per dialect and set of
+columns, its values go through the bind processors SQLAlchemy would apply, and the result goes
+straight to the cursor: the same SQL and the same stored values, without the per-call machinery.
+For INSERT, UPDATE and DELETE with plain bind parameters only: no expanding `IN`, no column default
+left for SQLAlchemy to fill.
+"""
+_plans = {}   # (statement id, dialect name, column keys) → _Plan; the statements are module constants
+
+
+class _Plan:
+    def __init__(self, statement, dialect, keys):
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        if compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params:
+            raise ValueError(f"{statement} needs SQLAlchemy's own execution (defaults or expanding parameters)")
+        self.statement, self.compiled, self.sql = statement, compiled, compiled.string
+        self.order = compiled.positiontup if compiled.positional else None
+        self.processors = [(name, process) for name, bind in compiled.binds.items()
+                           if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))]
+
+    def parameters(self, values):
+        bound = self.compiled.construct_params(values)
+        for name, process in self.processors:
+            bound[name] = process(bound[name])
+        return [bound[name] for name in self.order] if self.order is not None else bound
+
+
+def _plan(statement, dialect, keys):
+    key = (id(statement), dialect.name, keys)
+    plan = _plans.get(key)
+    if plan is None or plan.statement is not statement:
+        plan = _plans[key] = _Plan(statement, dialect, keys)
+    return plan
+
+
+def write(connection, statement, values):
+    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them
+    (all with the same keys); return the number of rows it matched."""
+    rows = values if isinstance(values, list) else [values]
+    plan = _plan(statement, connection.dialect, tuple(rows[0]))
+    cursor = connection.connection.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(plan.sql, plan.parameters(rows[0]))
+        else:
+            cursor.executemany(plan.sql, [plan.parameters(row) for row in rows])
+        return cursor.rowcount
+    finally:
+        cursor.close()
