@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from sqlalchemy import bindparam, delete, insert
 
-from . import clock
+from . import clock, driver
 from .models import EventWait
 
 TIMER_TYPES = {"TimerEventDefinition", "TimeDateEventDefinition", "DurationTimerEventDefinition",
@@ -107,6 +107,6 @@ _WAIT = insert(EventWait.__table__)
 def write(session, instance_id, waits):
     """Make the event_waits rows of an instance say `waits`."""
     connection = session.connection()
-    connection.execute(_FORGET, {"instance_id": instance_id})
+    driver.write(connection, _FORGET, {"instance_id": instance_id})
     if waits:
-        connection.execute(_WAIT, [{"instance_id": instance_id, "kind": kind, "name": name} for kind, name in waits])
+        driver.write(connection, _WAIT, [{"instance_id": instance_id, "kind": kind, "name": name} for kind, name in waits])

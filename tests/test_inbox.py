@@ -2,14 +2,15 @@
 role, their name, everyone); every task appears once, in due-date order, on the right tab, and the
 pages and counts agree with the general query that filters and admins use."""
 import random
+from datetime import datetime
 
 import pytest
 from conftest import OPERATOR
 from sqlalchemy import select, text
 
-from engine import clock, definitions, instances, tasks, workflow_cache
+from engine import clock, definitions, driver, history, instances, tasks, workflow_cache
 from engine.access import Actor
-from engine.models import HumanTask, TaskCandidate
+from engine.models import Event, HumanTask, TaskCandidate
 
 SPLIT = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -138,12 +139,7 @@ def test_each_completion_leaves_exactly_the_other_tasks_open(fanned_out, kept):
 def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(fanned_out):
     """The change's writes skip SQLAlchemy's execution (engine/driver.py) but not its types: dates with
     and without microseconds, JSON with nested and missing values, booleans and NULLs read back the same
-    as rows SQLAlchemy itself inserted, and an UPDATE reports the rows it matched."""
-    from datetime import datetime
-
-    from engine import driver, history
-    from engine.models import Event
-
+    as rows SQLAlchemy itself inserted, and a DELETE run for several rows reports the rows it matched."""
     session = fanned_out
     instance_id = session.scalars(select(HumanTask.instance_id)).first()
     rows = [{"instance_id": instance_id, "at": datetime(2026, 12, 2, 9, 30), "type": "probe", "element_id": None,
