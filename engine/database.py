@@ -1,10 +1,12 @@
 """Connecting to the database and bringing its schema up to date (Alembic migrations)."""
+import contextlib
 import os
 import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from psycopg.pq import TransactionStatus
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.orm import sessionmaker
 
@@ -20,12 +22,11 @@ def database_url():
 
 
 def engine_options(url):
-    """SQLite: wait for the write lock (the threads of a server share the file). PostgreSQL: no server-side
-    prepared statements: psycopg drops them all at every rollback, which cost a `DEALLOCATE ALL` round
-    trip on most write requests for plans hardly ever reused."""
+    """SQLite: wait for the write lock (the threads of a server share the file). PostgreSQL: psycopg's
+    defaults (a statement run five times on a connection is prepared on the server)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"connect_args": {"prepare_threshold": None}}
+    return {}
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -65,12 +66,42 @@ def _ping_when_idle(engine):
             raise exc.DisconnectionError("the database dropped a pooled connection") from error   # the pool reconnects
 
 
+INTRANS = TransactionStatus.INTRANS
+WROTE = "baton.wrote"   # Connection.info: whether the connection's transaction has written anything
+
+
+def _reads_end_with_commit(engine):
+    """End a transaction that only read with COMMIT, not ROLLBACK: psycopg forgets every statement it
+    prepared on the server at each ROLLBACK (and sends `DEALLOCATE ALL`), and most requests only read,
+    so the hot statements would hardly ever stay prepared. For a transaction with no writes both ends
+    are the same; one that wrote is rolled back as asked. Writes are seen as they go to the cursor
+    (every statement but a SELECT counts as one), and `engine.driver` marks its own."""
+    @event.listens_for(engine, "begin")
+    def _begun(connection):
+        connection.info[WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(connection, _cursor, statement, _parameters, _context, _executemany):
+        if statement.lstrip()[:6].upper() != "SELECT":
+            connection.info[WROTE] = True
+
+    @event.listens_for(engine, "rollback")
+    def _ending(connection):
+        if connection.invalidated or connection.info.get(WROTE, True):
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection.info.transaction_status == INTRANS:
+            with contextlib.suppress(engine.dialect.loaded_dbapi.Error):   # then the rollback deals with it
+                dbapi_connection.commit()   # the rollback that follows finds no transaction left to end
+
+
 def configure(engine):
     """Per-connection settings; call once for every Engine Baton creates (Flask's too)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql":
         _ping_when_idle(engine)
+        _reads_end_with_commit(engine)
     return engine
 
 

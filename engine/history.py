@@ -22,7 +22,9 @@ def record(session, instance, type_, element_id=None, task_id=None, user=None, d
 
 
 @event.listens_for(Session, "before_commit")
-def _write_pending(session):
+def write_pending(session):
+    """Write the events recorded so far (a change writes them with its other writes; a commit writes
+    whatever is left)."""
     pending = session.info.pop(_PENDING, None)
     if pending:
         driver.write(session.connection(), _APPEND, pending)

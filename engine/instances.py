@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, deadlines, definitions, driver, forms, history, notifications, waiting, workflow_cache, workflows
@@ -194,20 +195,22 @@ def apply(session, change):
             raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
         for column, value in {**change.columns, "lock_version": seen + 1}.items():
             set_committed_value(instance, column, value)   # the session's object holds what was written
-        if change.gone:
-            driver.write(connection, _CANCEL_TASK, [{"gone_id": task_id} for task_id in change.gone])
-        leaving = change.gone + ([change.completing] if change.completing else [])
-        if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
-            driver.write(connection, _CLOSE_CANDIDATES, [{"leaving_id": task_id} for task_id in leaving])
-        if change.tasks:
-            driver.write(connection, _ADD_TASKS, change.tasks)
-            driver.write(connection, _ADD_CANDIDATES, [
-                {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1, "claimed_by": None,
-                 "due_at": values["due_at"], "created_at": values["created_at"]}
-                for values in change.tasks for key in values["candidate_keys"]])
-        notifications.queue(session, change.notices)
-        if change.waits_changed:
-            waiting.write(session, instance.id, change.columns["waits"])
+        with driver.together(connection):   # nothing below can conflict: one round trip on PostgreSQL
+            if change.gone:
+                driver.write(connection, _CANCEL_TASK, [{"gone_id": task_id} for task_id in change.gone])
+            leaving = change.gone + ([change.completing] if change.completing else [])
+            if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
+                driver.write(connection, _CLOSE_CANDIDATES, [{"leaving_id": task_id} for task_id in leaving])
+            if change.tasks:
+                driver.write(connection, _ADD_TASKS, change.tasks)
+                driver.write(connection, _ADD_CANDIDATES, [
+                    {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1,
+                     "claimed_by": None, "due_at": values["due_at"], "created_at": values["created_at"]}
+                    for values in change.tasks for key in values["candidate_keys"]])
+            notifications.queue(session, change.notices)
+            if change.waits_changed:
+                waiting.write(session, instance.id, change.columns["waits"])
+            history.write_pending(session)
         session.commit()
     except Exception:
         session.rollback()
@@ -356,8 +359,17 @@ _OPEN_TASKS_SHOWN = (select(HumanTask.id, HumanTask.element_id, HumanTask.name, 
                      .order_by(HumanTask.created_at))
 
 
+def _open_tasks_shown(session, instance):
+    """Read in the session's transaction, or, when it has none (a reply to a change it just committed),
+    on a connection that opens none: on PostgreSQL one round trip instead of BEGIN, SELECT and an end."""
+    if (session.registry() if isinstance(session, scoped_session) else session).in_transaction():
+        return session.connection().execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
+    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
+
+
 def describe(session, instance):
-    tasks = session.connection().execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
+    tasks = _open_tasks_shown(session, instance)
     return {"id": instance.id, "status": instance.status, "process_key": instance.process_key,
             "process_name": instance.process_name, "version": instance.version, "label": instance.label,
             "data": instance.data, "incident": instance.incident, "started_by": instance.started_by,

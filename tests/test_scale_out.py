@@ -141,3 +141,43 @@ def test_a_connection_the_database_dropped_while_it_rested_in_the_pool_is_replac
         assert session.scalar(text("SELECT pg_backend_pid()")) != dropped
         assert session.scalar(select(func.count()).select_from(Instance)) == 0
     factory.kw["bind"].dispose()
+
+
+def test_reads_keep_the_statements_prepared_and_every_kind_of_write_is_still_rolled_back(pg_url):
+    """psycopg forgets its server-side prepared statements at each ROLLBACK, so a transaction that only
+    read ends with COMMIT instead (engine/database.py): the hot statements stay prepared across requests.
+    A transaction that wrote, by any path (ORM flush, Core, text, the driver's cursor), is still rolled
+    back: nothing it wrote is stored."""
+    from sqlalchemy import text, update
+
+    from engine import driver, users
+    from engine.models import User
+
+    factory = database.connect(pg_url)
+    with factory() as session:
+        users.create(session, "rita", "password-1", ["writer"], email="rita@example.com")
+    prepared = text("SELECT count(*) FROM pg_prepared_statements")
+    with factory() as session:
+        for _ in range(6):   # psycopg prepares a statement at its fifth run
+            session.scalar(select(User.email).where(User.username == "rita"))
+        assert session.scalar(prepared) > 0
+        session.rollback()
+        assert session.scalar(prepared) > 0, "a read-only transaction's end kept them"
+
+    table = User.__table__
+    writes = {
+        "ORM flush": lambda s: setattr(s.scalars(select(User).where(User.username == "rita")).one(), "email", "x@y")
+                               or s.flush(),
+        "Core": lambda s: s.execute(update(User).where(User.username == "rita").values(email="x@y")),
+        "text": lambda s: s.execute(text("UPDATE users SET email = 'x@y' WHERE username = 'rita'")),
+        "driver": lambda s: driver.write(s.connection(), update(table).where(table.c.username == "rita")
+                                         .values(email="x@y"), {}),
+    }
+    for how, write in writes.items():
+        with factory() as session:
+            session.scalar(select(User.email).where(User.username == "rita"))   # a read first, then the write
+            write(session)
+            session.rollback()
+        with factory() as session:
+            assert session.scalar(select(User.email).where(User.username == "rita")) == "rita@example.com", how
+    factory.kw["bind"].dispose()
