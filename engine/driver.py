@@ -1,17 +1,18 @@
-"""The writes of a change, run on the driver's cursor.
+"""The writes of a change, and the reads every completion makes, run on the driver's cursor.
 
 A completion writes six to eight statements between its first write and its commit; on SQLite no
 other process may write meanwhile. SQLAlchemy's work around each statement (an execution context,
 parameter processing, a result object) was three quarters of that stretch, the database a fifth
 (bench/README.md). Here each Core statement is compiled by SQLAlchemy once per dialect and set of
 columns, its values go through the bind processors SQLAlchemy would apply, and the result goes
-straight to the cursor: the same SQL and the same stored values, without the per-call machinery.
-For INSERT, UPDATE and DELETE with plain bind parameters only: no expanding `IN`, no column default
-left for SQLAlchemy to fill.
+straight to the cursor: the same SQL and the same stored values, without the per-call machinery;
+rows read come back through the result processors SQLAlchemy would apply, as named tuples.
+For plain bind parameters only: no expanding `IN`, no column default left for SQLAlchemy to fill.
 
 On PostgreSQL each statement is a round trip, which costs the web process and the server more CPU
 than the statement itself; writes whose row counts nobody checks can go out `together`.
 """
+from collections import namedtuple
 from contextlib import contextmanager
 
 from .database import WROTE
@@ -28,6 +29,11 @@ class _Plan:
         self.order = compiled.positiontup if compiled.positional else None
         self.processors = [(name, process) for name, bind in compiled.binds.items()
                            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))]
+        if getattr(statement, "is_select", False):
+            columns = list(statement.selected_columns)
+            self.row = namedtuple("Row", [column.key for column in columns])
+            self.loaders = [(n, load) for n, column in enumerate(columns)
+                            if (load := column.type.dialect_impl(dialect).result_processor(dialect, None))]
 
     def parameters(self, values):
         bound = self.compiled.construct_params(values)
@@ -44,9 +50,8 @@ def _plan(statement, dialect, keys):
     return plan
 
 
-def write(connection, statement, values):
-    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them
-    (all with the same keys); return the number of rows it matched."""
+def _send(connection, statement, values):
+    """The cursor `statement` ran on, with one dict of values or a list of them (all with the same keys)."""
     rows = values if isinstance(values, list) else [values]
     plan = _plan(statement, connection.dialect, tuple(rows[0]))
     connection.info[WROTE] = True   # past SQLAlchemy's events: a rollback must not end this transaction with COMMIT
@@ -56,9 +61,59 @@ def write(connection, statement, values):
             cursor.execute(plan.sql, plan.parameters(rows[0]))
         else:
             cursor.executemany(plan.sql, [plan.parameters(row) for row in rows])
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
+
+
+def write(connection, statement, values):
+    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them;
+    return the number of rows it matched (not known yet inside `together`: use `counted` there)."""
+    cursor = _send(connection, statement, values)
+    try:
         return cursor.rowcount
     finally:
         cursor.close()
+
+
+class Count:
+    """The number of rows a write matched, read when asked: inside `together`, once the block has ended."""
+
+    def __init__(self, cursor):
+        self._cursor, self._rows = cursor, None
+
+    @property
+    def rows(self):
+        if self._rows is None:
+            self._rows = self._cursor.rowcount
+            self._cursor.close()
+        return self._rows
+
+
+def counted(connection, statement, values):
+    """`write`, for a write whose row count decides what happens next, even inside `together`."""
+    return Count(_send(connection, statement, values))
+
+
+def read(connection, statement, values):
+    """The rows of the SELECT `statement` with `values`, as named tuples of what SQLAlchemy would return."""
+    plan = _plan(statement, connection.dialect, tuple(values))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(plan.sql, plan.parameters(values))
+        found = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not plan.loaders:
+        return [plan.row._make(row) for row in found]
+    rows = []
+    for row in found:
+        row = list(row)
+        for n, load in plan.loaders:
+            row[n] = load(row[n])
+        rows.append(plan.row._make(row))
+    return rows
 
 
 @contextmanager

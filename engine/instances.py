@@ -135,6 +135,12 @@ class Change:
     tasks: list = field(default_factory=list)       # column values of the new task rows
     notices: list = field(default_factory=list)     # notification rows for the new tasks
     waits_changed: bool = False                     # whether the event_waits rows must be rewritten
+    guards: list = field(default_factory=list)      # Guard writes the change stands or falls with
+
+
+Guard = namedtuple("Guard", "statement values conflict")
+Guard.__doc__ = """A write that must match exactly one row, else the change is the Conflict `conflict`: taking
+the task a completion completes, which someone else may have claimed or finished meanwhile."""
 
 
 def commit_change(session, instance, workflow, bundle, incident=None):
@@ -184,14 +190,21 @@ _CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id 
 def apply(session, change):
     """Write a prepared change and commit. The instance row is written by one UPDATE guarded by
     `lock_version`: if anyone changed the instance since it was read, that UPDATE matches no row and
-    the whole change is rolled back as a Conflict."""
+    the whole change is rolled back as a Conflict; so is it if one of its guards matches no row. The
+    instance row is written first, then the guards: every change locks the instance before its task
+    rows, so two changes of one instance wait for each other and never deadlock."""
     instance, connection = change.instance, session.connection()
     seen = instance.lock_version
     try:
-        written = driver.write(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
-                                                    "new_lock_version": seen + 1,
-                                                    **{f"new_{k}": v for k, v in change.columns.items()}})
-        if written != 1:
+        with driver.together(connection):   # one round trip on PostgreSQL
+            stored = driver.counted(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
+                                                         "new_lock_version": seen + 1,
+                                                         **{f"new_{k}": v for k, v in change.columns.items()}})
+            held = [(driver.counted(connection, guard.statement, guard.values), guard) for guard in change.guards]
+        for count, guard in held:   # the task's own message first: it says more than the instance's
+            if count.rows != 1:
+                raise Conflict(guard.conflict)
+        if stored.rows != 1:
             raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
         for column, value in {**change.columns, "lock_version": seen + 1}.items():
             set_committed_value(instance, column, value)   # the session's object holds what was written
@@ -229,7 +242,7 @@ def _open_rows(session, instance):
     known = session.info.get(_KNOWN_OPEN, {}).pop(instance.id, None)
     if known is not None and known[0] is instance.state:
         return known[1]
-    return [OpenTask(*row) for row in session.connection().execute(_OPEN_TASKS, {"instance_id": instance.id})]
+    return [OpenTask(*row) for row in driver.read(session.connection(), _OPEN_TASKS, {"instance_id": instance.id})]
 
 
 def _plan_tasks(session, change, bundle, now, open_to_work):
@@ -363,9 +376,9 @@ def _open_tasks_shown(session, instance):
     """Read in the session's transaction, or, when it has none (a reply to a change it just committed),
     on a connection that opens none: on PostgreSQL one round trip instead of BEGIN, SELECT and an end."""
     if (session.registry() if isinstance(session, scoped_session) else session).in_transaction():
-        return session.connection().execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
+        return driver.read(session.connection(), _OPEN_TASKS_SHOWN, {"instance_id": instance.id})
     with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(_OPEN_TASKS_SHOWN, {"instance_id": instance.id}).all()
+        return driver.read(connection, _OPEN_TASKS_SHOWN, {"instance_id": instance.id})
 
 
 def describe(session, instance):

@@ -13,6 +13,7 @@ import smtplib
 import urllib.request
 from datetime import timedelta
 from email.message import EmailMessage
+from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import bindparam, func, insert, or_, select
@@ -42,20 +43,28 @@ def role_webhooks():
 
 
 _ACTIVE = select(User.username, User.email).where(User.active.is_(True))
-_IN_ROLES = _ACTIVE.where(User.id.in_(select(UserRole.user_id).where(
-    UserRole.role.in_(bindparam("roles", expanding=True)))))
-_NAMED = _ACTIVE.where(User.username.in_(bindparam("usernames", expanding=True)))
+_NAMED = _ACTIVE.where(User.username == bindparam("username"))
+
+
+@lru_cache(maxsize=16)
+def _in_any_of(n_roles):
+    """The statement of `_in_roles` for `n_roles` roles (parameters `role0`…)."""
+    return _ACTIVE.where(User.id.in_(select(UserRole.user_id).where(
+        UserRole.role.in_([bindparam(f"role{n}") for n in range(n_roles)]))))
 
 
 def _in_roles(session, roles):
     """(username, email) of the active users with one of `roles`."""
-    return session.connection().execute(_IN_ROLES, {"roles": list(roles)}).all()
+    roles = list(roles)
+    if not roles:
+        return []
+    return driver.read(session.connection(), _in_any_of(len(roles)), {f"role{n}": r for n, r in enumerate(roles)})
 
 
 def owners(session, row):
     """Who a task is for: its claimer, else its assignee, else everyone in its roles."""
     if row.claimed_by or row.assignee:
-        return session.connection().execute(_NAMED, {"usernames": [row.claimed_by or row.assignee]}).all()
+        return driver.read(session.connection(), _NAMED, {"username": row.claimed_by or row.assignee})
     return _in_roles(session, row.roles)
 
 

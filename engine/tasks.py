@@ -181,7 +181,7 @@ def counts(session, actor, **filters):
 def claim(session, task_id, actor):
     row = get(session, task_id)
     _check_open(actor, row)
-    _take(session, row, actor, "claim")
+    _claim(session, row, actor)
     history.record(session, instances.get(session, row.instance_id), "task_claimed", row.element_id, row.id,
                    user=actor.username)
     session.commit()
@@ -208,21 +208,29 @@ def _set_claimer(session, task_id, claimer):
     session.connection().execute(_CLAIM_CANDIDATES, {"claimed_task": task_id, "claimer": claimer})
 
 
-def _take(session, row, actor, how):
-    """Claim or complete an open task only if nobody else holds it: the database decides, not what this
-    session read earlier, so a claim or completion racing ours makes ours a Conflict."""
-    at = clock.now()
-    changed = driver.write(session.connection(), _TAKERS[how], {"task_id": row.id, "actor": actor.username, "at": at})
-    if not changed:
-        session.rollback()
-        raise Conflict(f"task {row.name!r} was claimed or finished by someone else meanwhile")
-    if how == "claim":
-        _set_claimer(session, row.id, actor.username)
-        taken = {"claimed_by": actor.username}
-    else:   # its candidate rows go with the change that completes it (Change.completing)
-        taken = {"state": "completed", "completed_at": at, "completed_by": actor.username}
+def _taking(row, actor, how, at):
+    """The write that claims or completes an open task only if nobody else holds it: the database decides,
+    not what this session read earlier, so a claim or completion racing ours makes ours a Conflict."""
+    return instances.Guard(_TAKERS[how], {"task_id": row.id, "actor": actor.username, "at": at},
+                           f"task {row.name!r} was claimed or finished by someone else meanwhile")
+
+
+def _taken(row, actor, how, at):
+    """The session's task object as the take left the row."""
+    taken = ({"claimed_by": actor.username} if how == "claim" else
+             {"state": "completed", "completed_at": at, "completed_by": actor.username})
     for column, value in taken.items():
         set_committed_value(row, column, value)
+
+
+def _claim(session, row, actor):
+    at = clock.now()
+    guard = _taking(row, actor, "claim", at)
+    if not driver.write(session.connection(), guard.statement, guard.values):
+        session.rollback()
+        raise Conflict(guard.conflict)
+    _set_claimer(session, row.id, actor.username)
+    _taken(row, actor, "claim", at)
 
 
 def unclaim(session, task_id, actor):
@@ -266,8 +274,11 @@ def complete(session, task_id, actor, data):
                    data=plain(values))
     change = instances.prepare(session, instance, workflow, bundle, workflows.run(workflow, task) or
                                instances.advance(session, instance, bundle, workflow), completing=row.id)
-    _take(session, row, actor, "complete")   # the race with another claim or completion is decided here
-    return instances.apply(session, change)
+    at = clock.now()
+    change.guards.append(_taking(row, actor, "complete", at))   # the race with another claim or completion
+    instances.apply(session, change)   # is decided there; the task's candidate rows go with the change
+    _taken(row, actor, "complete", at)
+    return instance
 
 
 def describe(row, actor=None):

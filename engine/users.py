@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import driver
 from .access import Actor
 from .errors import Conflict, Invalid, NotFound
 from .models import MAX_ID, ApiToken, User, UserRole
@@ -109,7 +110,7 @@ _TOKEN_HOLDER = (select(User.username, User.is_admin, UserRole.role).join(ApiTok
 def actor_for_token(session, token):
     """The Actor an API token stands for (one indexed read: it is checked on every call), or None."""
     digest = hashlib.sha256(token.encode()).hexdigest()
-    rows = session.connection().execute(_TOKEN_HOLDER, {"digest": digest}).all()
+    rows = driver.read(session.connection(), _TOKEN_HOLDER, {"digest": digest})
     if not rows:
         return None
     return Actor(rows[0].username, frozenset(row.role for row in rows if row.role), rows[0].is_admin)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 from conftest import OPERATOR
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from engine import clock, definitions, driver, history, instances, tasks, workflow_cache
 from engine.access import Actor
@@ -137,9 +137,10 @@ def test_each_completion_leaves_exactly_the_other_tasks_open(fanned_out, kept):
 
 
 def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(fanned_out):
-    """The change's writes skip SQLAlchemy's execution (engine/driver.py) but not its types: dates with
-    and without microseconds, JSON with nested and missing values, booleans and NULLs read back the same
-    as rows SQLAlchemy itself inserted, and a DELETE run for several rows reports the rows it matched."""
+    """The change's writes and the hot reads skip SQLAlchemy's execution (engine/driver.py) but not its
+    types: dates with and without microseconds, JSON with nested and missing values, booleans and NULLs
+    read back the same as rows SQLAlchemy itself inserted, the driver's reads return what SQLAlchemy
+    returns, and a DELETE run for several rows reports the rows it matched."""
     session = fanned_out
     instance_id = session.scalars(select(HumanTask.instance_id)).first()
     rows = [{"instance_id": instance_id, "at": datetime(2026, 12, 2, 9, 30), "type": "probe", "element_id": None,
@@ -153,6 +154,10 @@ def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(f
                              .where(Event.type == "probe").order_by(Event.id)).all()
     expected = [(r["at"], r["element_id"], r["task_id"], r["user"], r["data"]) for r in rows]
     assert [tuple(row) for row in stored] == expected + expected
+    probes = (select(Event.at, Event.element_id, Event.task_id, Event.user, Event.data)
+              .where(Event.type == bindparam("type")).order_by(Event.id))
+    read = driver.read(connection, probes, {"type": "probe"})
+    assert read == [tuple(row) for row in stored] and [row.data for row in read] == [r["data"] for r in rows] * 2
     as_stored = session.execute(text("SELECT CAST(at AS TEXT), CAST(data AS TEXT) FROM events WHERE type = 'probe' "
                                      "ORDER BY id")).all()
     assert as_stored[:2] == as_stored[2:], "the same text in the database, not only the same values read back"
@@ -160,6 +165,8 @@ def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(f
     task_id = session.scalars(select(HumanTask.id).where(HumanTask.element_id == "Task_both")).first()
     shared = session.scalars(select(TaskCandidate.shared).where(TaskCandidate.task_id == task_id)).all()
     assert shared == [True, True]
+    assert driver.read(connection, select(TaskCandidate.shared, TaskCandidate.claimed_by)
+                       .where(TaskCandidate.task_id == bindparam("task_id")), {"task_id": task_id}) == [(True, None)] * 2
     matched = driver.write(connection, instances._CLOSE_CANDIDATES, [{"leaving_id": task_id}, {"leaving_id": "none"}])
     assert matched == 2 and not session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task_id)).all()
     session.rollback()

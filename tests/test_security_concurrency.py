@@ -154,7 +154,7 @@ def test_two_engine_sessions_a_completion_after_a_claim_by_someone_else_is_a_con
     assert stale_row.claimed_by is None
 
     tasks.claim(first, brief.id, people["wendy"])
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="claimed or finished by someone else"):
         tasks.complete(second, brief.id, people["walt"], {"brief": "Walt did not see the claim"})
     second.rollback()
     session.expire_all()
