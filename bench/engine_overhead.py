@@ -10,7 +10,8 @@
       and on PostgreSQL
 
 Target: full stack ≥ 50% of (b). The machine's speed drifts within a minute, so (b) is measured again
-after every row, and each row is divided by the mean of the (b) runs just before and after it.
+after every row, and each row is divided by the mean of the (b) runs just before and after it; a (d)
+row runs in windows of two seconds with a slice of (b) between each two, and is divided by those.
 
     .venv/bin/python bench/engine_overhead.py [--quick] [--no-postgres] [--workers 2] [--clients 4] [--seconds 20]
 """
@@ -132,33 +133,80 @@ def engine_api(url, n_instances):
     return done, spent, {}
 
 
+class Gate:
+    """Lets the clients send requests only in windows, so that the baseline (b) can be measured between
+    windows on an idle machine: closing waits until no request is in flight."""
+
+    def __init__(self):
+        self._condition, self._open, self._stopped, self._in_flight = threading.Condition(), False, False, 0
+
+    def enter(self):
+        """Wait for a window; False once the run is over."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._open or self._stopped)
+            if self._stopped:
+                return False
+            self._in_flight += 1
+            return True
+
+    def leave(self):
+        with self._condition:
+            self._in_flight -= 1
+            self._condition.notify_all()
+
+    def open(self):
+        with self._condition:
+            self._open = True
+            self._condition.notify_all()
+
+    def close(self):
+        with self._condition:
+            self._open = False
+            self._condition.wait_for(lambda: self._in_flight == 0)
+
+    def stop(self):
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+
+
+WINDOW, BASELINE_SLICE = 2.0, 25   # seconds of (d) per window; instances of (b) between two windows
+
+
 def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
-    """(d): for `seconds`, each client takes the next instance from one shared queue and completes all
-    its steps over HTTP, following the next task id each completion returns. Throughput is counted at
-    constant concurrency: no client runs out of work while the others still have some (with shares
-    fixed in advance, the last seconds ran with fewer clients and measured the tail, not the server)."""
+    """(d): in windows of WINDOW seconds until `seconds` of them have passed, each client takes the next
+    instance from one shared queue and completes all its steps over HTTP, following the next task id
+    each completion returns; throughput is counted at constant concurrency (no client runs out of work
+    while the others have some). Between two windows, with no request in flight, (b) runs for a slice:
+    this machine's speed drifts by half within a minute, so the baseline is measured all along the run,
+    not only before and after it. Returns the (b) rate measured so, as the row's baseline."""
     factory, _, token = setup_database(url, n_instances + clients)   # one warm-up instance per client
     session = factory()
     first = open_task_ids(session)
     session.close()
     warmups, queue = first[:clients], collections.deque(first[clients:])
     latencies, statuses, lock = [], {}, threading.Lock()
-    deadline = [None]
-    barrier = threading.Barrier(clients + 1,   # the clock starts when every client has warmed up
-                                action=lambda: deadline.__setitem__(0, time.monotonic() + seconds))
+    gate, ready = Gate(), threading.Barrier(clients + 1)
 
     with common.BatonServer(url, folder, workers=workers, threads=threads) as server:
         def chain(client, task_id, record):
-            """Complete task_id and each next task of the same instance, until the deadline."""
+            """Complete task_id and each next task of the same instance; False once the run is over."""
             while task_id:
-                status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
-                if record:
-                    with lock:
-                        statuses[status] = statuses.get(status, 0) + 1
-                        latencies.append(elapsed)
-                if status != 200 or (record and time.monotonic() > deadline[0]):
-                    return
+                if record and not gate.enter():
+                    return False
+                try:
+                    status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
+                    if record:
+                        with lock:
+                            statuses[status] = statuses.get(status, 0) + 1
+                            latencies.append(elapsed)
+                finally:
+                    if record:
+                        gate.leave()
+                if status != 200:
+                    return True
                 task_id = body["tasks"][0]["id"] if body and body.get("tasks") else None
+            return True
 
         def run(index):
             client = common.Client(server.port, token)
@@ -166,15 +214,16 @@ def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
                 try:
                     chain(client, warmups[index], record=False)   # parses the bundle in that web process
                 except BaseException:
-                    barrier.abort()   # nobody waits for a client that failed
+                    ready.abort()   # nobody waits for a client that failed
                     raise
-                barrier.wait(timeout=300)
-                while time.monotonic() < deadline[0]:
+                ready.wait(timeout=300)
+                while True:
                     try:
                         task_id = queue.popleft()
                     except IndexError:
                         break
-                    chain(client, task_id, record=True)
+                    if not chain(client, task_id, record=True):
+                        break
                     client.close()   # a new connection per instance: keep-alive connections stay with the
                     #                  worker that accepted them, and four of them often land on one worker
             finally:
@@ -184,17 +233,30 @@ def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
         for thread in threads_:
             thread.start()
         try:
-            barrier.wait(timeout=300)
+            ready.wait(timeout=300)
         except threading.BrokenBarrierError:
             for thread in threads_:
                 thread.join(timeout=60)
             raise RuntimeError(f"a client failed during warm-up; see {server.log_path}") from None
-        started, cpu_before, own_before = time.perf_counter(), server.worker_cpu(), common.cpu_seconds()
+        cpu_before, own_before = server.worker_cpu(), time.process_time()
         database_before = common.cpu_seconds_of("postgres")
-        for thread in threads_:
-            thread.join()
-        spent = time.perf_counter() - started
-        cpu_after, own_after = server.worker_cpu(), common.cpu_seconds()
+        spent, baseline_done, baseline_spent, baseline_cpu = 0.0, 0, 0.0, 0.0
+        try:
+            while spent < seconds and queue:
+                started = time.perf_counter()
+                gate.open()
+                time.sleep(min(WINDOW, seconds - spent))
+                gate.close()
+                spent += time.perf_counter() - started
+                cpu = time.process_time()
+                steps, took, _ = serialised(BASELINE_SLICE)   # nothing in flight meanwhile
+                baseline_cpu += time.process_time() - cpu
+                baseline_done, baseline_spent = baseline_done + steps, baseline_spent + took
+        finally:
+            gate.stop()
+            for thread in threads_:
+                thread.join()
+        cpu_after, own_after = server.worker_cpu(), time.process_time()
         database_used = common.cpu_seconds_of("postgres") - database_before
         problems = server.log_problems()
     if not queue:
@@ -209,8 +271,9 @@ def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
              # keep-alive connections stay with the worker that accepted them: the split shows the balance
              "CPU per completion: web processes / database server / clients":
                  f"{common.ms(sum(used) / per)} / {common.ms(database_used / per) if url.startswith('postgresql') else '–'} / "
-                 f"{common.ms((own_after - own_before) / per)}",
-             "CPU split over the web processes": " / ".join(f"{u / max(sum(used), 1e-9):.0%}" for u in used)}
+                 f"{common.ms((own_after - own_before - baseline_cpu) / per)}",
+             "CPU split over the web processes": " / ".join(f"{u / max(sum(used), 1e-9):.0%}" for u in used),
+             "baseline": baseline_done / baseline_spent}
     return done, spent, extra
 
 
@@ -241,7 +304,8 @@ def main():
         before = baselines[-1]
         done, spent, extra = function(*a)
         rebase()
-        results.append((label, done, spent, extra, (before + baselines[-1]) / 2))
+        base = extra.pop("baseline", None)   # (d) measures (b) all along its run
+        results.append((label, done, spent, extra, base or (before + baselines[-1]) / 2))
 
     say("running (b) SpiffWorkflow + serialise/deserialise per step [baseline] …")
     done, spent, extra = serialised(n_ser)
@@ -268,7 +332,7 @@ def main():
                        common.ms(spent / done)) for label, done, spent, _, base in results]))
     say(f"(b) measured {len(baselines)} times, before and after each row: "
         + ", ".join(f"{b:.0f}" for b in baselines) + " completions/s; each row is divided by the mean of the "
-        "two around it.")
+        "two around it, a (d) row by (b) measured between its windows.")
     say()
     for label, _, _, extra, _ in results:
         for key, value in extra.items():
