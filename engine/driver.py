@@ -50,50 +50,64 @@ def _plan(statement, dialect, keys):
     return plan
 
 
-def _send(connection, statement, values):
-    """The cursor `statement` ran on, with one dict of values or a list of them (all with the same keys)."""
-    rows = values if isinstance(values, list) else [values]
-    plan = _plan(statement, connection.dialect, tuple(rows[0]))
-    connection.info[WROTE] = True   # past SQLAlchemy's events: a rollback must not end this transaction with COMMIT
-    cursor = connection.connection.cursor()
-    try:
-        if len(rows) == 1:
-            cursor.execute(plan.sql, plan.parameters(rows[0]))
-        else:
-            cursor.executemany(plan.sql, [plan.parameters(row) for row in rows])
-    except BaseException:
-        cursor.close()
-        raise
-    return cursor
-
-
-def write(connection, statement, values):
-    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them;
-    return the number of rows it matched (not known yet inside `together`: use `counted` there)."""
-    cursor = _send(connection, statement, values)
-    try:
-        return cursor.rowcount
-    finally:
-        cursor.close()
+_TOGETHER = "baton.together"   # Connection.info, inside `together`: the writes it holds back (SQLite), or None
 
 
 class Count:
-    """The number of rows a write matched, read when asked: inside `together`, once the block has ended."""
+    """The number of rows a write matched, known once it has run: inside `together`, after the block."""
 
-    def __init__(self, cursor):
+    def __init__(self, cursor=None):
         self._cursor, self._rows = cursor, None
 
     @property
     def rows(self):
-        if self._rows is None:
-            self._rows = self._cursor.rowcount
-            self._cursor.close()
+        if self._rows is None and self._cursor is not None:
+            self._rows, cursor, self._cursor = self._cursor.rowcount, self._cursor, None
+            cursor.close()
         return self._rows
+
+    def known(self, rows):
+        self._rows = rows
+
+
+def _run(cursor, sql, parameters):
+    if len(parameters) == 1:
+        cursor.execute(sql, parameters[0])
+    else:
+        cursor.executemany(sql, parameters)
+
+
+def _send(connection, statement, values, decisive=False):
+    """Run `statement` with one dict of values or a list of them (all with the same keys), or hold it
+    back inside `together` on SQLite; its Count."""
+    rows = values if isinstance(values, list) else [values]
+    plan = _plan(statement, connection.dialect, tuple(rows[0]))
+    connection.info[WROTE] = True   # past SQLAlchemy's events: a rollback must not end this transaction with COMMIT
+    parameters = [plan.parameters(row) for row in rows]
+    held = connection.info.get(_TOGETHER)
+    if held is not None:
+        held.append((plan.sql, parameters, count := Count(), decisive))
+        return count
+    cursor = connection.connection.cursor()
+    try:
+        _run(cursor, plan.sql, parameters)
+    except BaseException:
+        cursor.close()
+        raise
+    return Count(cursor)
+
+
+def write(connection, statement, values):
+    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them;
+    return the number of rows it matched (None inside `together`: use `counted` there)."""
+    rows = _send(connection, statement, values).rows   # also closes its cursor
+    return None if _TOGETHER in connection.info else rows
 
 
 def counted(connection, statement, values):
-    """`write`, for a write whose row count decides what happens next, even inside `together`."""
-    return Count(_send(connection, statement, values))
+    """`write`, for a write whose row count decides whether the others stand: its Count, read after
+    `together`. On SQLite, a counted write that matches no row ends the burst (all of it is undone)."""
+    return _send(connection, statement, values, decisive=True)
 
 
 def read(connection, statement, values):
@@ -118,11 +132,26 @@ def read(connection, statement, values):
 
 @contextmanager
 def together(connection):
-    """Send the writes made inside to PostgreSQL in one round trip (psycopg's pipeline mode), at the end
-    of the block, where any error they meet is raised: their row counts are not known before. On SQLite,
-    where a statement costs no round trip, a plain block."""
-    if connection.dialect.name != "postgresql":
+    """Send the writes made inside in one burst at the end of the block, where their errors are raised and
+    their counts become known. PostgreSQL gets them in one round trip (psycopg's pipeline mode). SQLite,
+    where a statement costs no round trip but the first write takes the file's lock until the commit,
+    gets them with their values already prepared, so the lock is held for the writes alone."""
+    piped = connection.dialect.name == "postgresql"
+    held = connection.info[_TOGETHER] = None if piped else []
+    try:
+        if piped:
+            with connection.connection.dbapi_connection.pipeline():
+                yield
+            return
         yield
-        return
-    with connection.connection.dbapi_connection.pipeline():
-        yield
+    finally:
+        del connection.info[_TOGETHER]
+    cursor = connection.connection.cursor()
+    try:
+        for sql, parameters, count, decisive in held:
+            _run(cursor, sql, parameters)
+            count.known(cursor.rowcount)
+            if decisive and cursor.rowcount == 0:
+                break
+    finally:
+        cursor.close()

@@ -196,11 +196,17 @@ def apply(session, change):
     instance, connection = change.instance, session.connection()
     seen = instance.lock_version
     try:
-        with driver.together(connection):   # one round trip on PostgreSQL
-            stored = driver.counted(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
-                                                         "new_lock_version": seen + 1,
-                                                         **{f"new_{k}": v for k, v in change.columns.items()}})
-            held = [(driver.counted(connection, guard.statement, guard.values), guard) for guard in change.guards]
+        try:
+            with driver.together(connection):   # one round trip on PostgreSQL, one burst on SQLite
+                stored = driver.counted(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
+                                                             "new_lock_version": seen + 1,
+                                                             **{f"new_{k}": v for k, v in change.columns.items()}})
+                held = [(driver.counted(connection, guard.statement, guard.values), guard) for guard in change.guards]
+                _write_rows(session, connection, change)
+        except connection.dialect.loaded_dbapi.IntegrityError:
+            if stored.rows == 1 and all(count.rows == 1 for count, _ in held):
+                raise
+            # the rows this change adds were added by the one that won the race (the same new tasks)
         for count, guard in held:   # the task's own message first: it says more than the instance's
             if count.rows != 1:
                 raise Conflict(guard.conflict)
@@ -208,22 +214,6 @@ def apply(session, change):
             raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
         for column, value in {**change.columns, "lock_version": seen + 1}.items():
             set_committed_value(instance, column, value)   # the session's object holds what was written
-        with driver.together(connection):   # nothing below can conflict: one round trip on PostgreSQL
-            if change.gone:
-                driver.write(connection, _CANCEL_TASK, [{"gone_id": task_id} for task_id in change.gone])
-            leaving = change.gone + ([change.completing] if change.completing else [])
-            if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
-                driver.write(connection, _CLOSE_CANDIDATES, [{"leaving_id": task_id} for task_id in leaving])
-            if change.tasks:
-                driver.write(connection, _ADD_TASKS, change.tasks)
-                driver.write(connection, _ADD_CANDIDATES, [
-                    {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1,
-                     "claimed_by": None, "due_at": values["due_at"], "created_at": values["created_at"]}
-                    for values in change.tasks for key in values["candidate_keys"]])
-            notifications.queue(session, change.notices)
-            if change.waits_changed:
-                waiting.write(session, instance.id, change.columns["waits"])
-            history.write_pending(session)
         session.commit()
     except Exception:
         session.rollback()
@@ -231,6 +221,25 @@ def apply(session, change):
     if instance.status == "running":
         workflow_cache.keep(instance.state, change.workflow, change.open_after)
     return instance
+
+
+def _write_rows(session, connection, change):
+    """The writes of a change besides its instance row and guards: task rows, candidates, notices, waits, events."""
+    if change.gone:
+        driver.write(connection, _CANCEL_TASK, [{"gone_id": task_id} for task_id in change.gone])
+    leaving = change.gone + ([change.completing] if change.completing else [])
+    if leaving:   # a task that is no longer open leaves the inbox (its row keeps its keys)
+        driver.write(connection, _CLOSE_CANDIDATES, [{"leaving_id": task_id} for task_id in leaving])
+    if change.tasks:
+        driver.write(connection, _ADD_TASKS, change.tasks)
+        driver.write(connection, _ADD_CANDIDATES, [
+            {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1,
+             "claimed_by": None, "due_at": values["due_at"], "created_at": values["created_at"]}
+            for values in change.tasks for key in values["candidate_keys"]])
+    notifications.queue(session, change.notices)
+    if change.waits_changed:
+        waiting.write(session, change.instance.id, change.columns["waits"])
+    history.write_pending(session)
 
 
 _OPEN_TASKS = select(HumanTask.id, HumanTask.element_id).where(HumanTask.instance_id == bindparam("instance_id"),
