@@ -111,9 +111,10 @@ def main():
     common.quiet_alembic()
     seconds = args.seconds or (15 if args.quick else 60)
     baseline_seconds = 5 if args.quick else 10
-    # every instance offers 10 steps; sized for up to ~60 completions/s (2 cores measured ~30-45/s), with margin.
+    # every instance offers 10 steps; sized for up to ~150 completions/s (2 cores measured 80-93/s), with margin:
+    # at 60/s the 8-client run of 2026-12-02 used 95 % of them and its last seconds found few open tasks.
     # More open tasks make every GET /tasks dearer (it counts and sorts what the user may see), so not too many.
-    n_instances = args.instances or max(300, int((seconds + baseline_seconds + 3) * 60 / STEPS * 1.5))
+    n_instances = args.instances or max(300, int((seconds + baseline_seconds + 3) * 150 / STEPS * 1.5))
     common.header(f"Load: {args.clients} clients × {seconds:.0f} s against baton serve --workers {args.workers} "
                   f"--threads {args.threads} on PostgreSQL", "quick" if args.quick else "default")
     with common.workdir() as folder, common.postgres_cluster() as cluster:
