@@ -77,7 +77,7 @@ def _run(cursor, sql, parameters):
         cursor.executemany(sql, parameters)
 
 
-def _send(connection, statement, values, decisive=False):
+def _send(connection, statement, values):
     """Run `statement` with one dict of values or a list of them (all with the same keys), or hold it
     back inside `together` on SQLite; its Count."""
     rows = values if isinstance(values, list) else [values]
@@ -86,7 +86,7 @@ def _send(connection, statement, values, decisive=False):
     parameters = [plan.parameters(row) for row in rows]
     held = connection.info.get(_TOGETHER)
     if held is not None:
-        held.append((plan.sql, parameters, count := Count(), decisive))
+        held.append((plan.sql, parameters, count := Count()))
         return count
     cursor = connection.connection.cursor()
     try:
@@ -106,8 +106,8 @@ def write(connection, statement, values):
 
 def counted(connection, statement, values):
     """`write`, for a write whose row count decides whether the others stand: its Count, read after
-    `together`. On SQLite, a counted write that matches no row ends the burst (all of it is undone)."""
-    return _send(connection, statement, values, decisive=True)
+    `together`."""
+    return _send(connection, statement, values)
 
 
 def read(connection, statement, values):
@@ -148,10 +148,8 @@ def together(connection):
         del connection.info[_TOGETHER]
     cursor = connection.connection.cursor()
     try:
-        for sql, parameters, count, decisive in held:
+        for sql, parameters, count in held:
             _run(cursor, sql, parameters)
             count.known(cursor.rowcount)
-            if decisive and cursor.rowcount == 0:
-                break
     finally:
         cursor.close()

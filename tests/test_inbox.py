@@ -8,8 +8,9 @@ import pytest
 from conftest import OPERATOR
 from sqlalchemy import bindparam, select, text
 
-from engine import clock, definitions, driver, history, instances, tasks, workflow_cache
+from engine import clock, database, definitions, driver, history, instances, tasks, workflow_cache
 from engine.access import Actor
+from engine.errors import Conflict
 from engine.models import Event, HumanTask, TaskCandidate
 
 SPLIT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -170,3 +171,25 @@ def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(f
     matched = driver.write(connection, instances._CLOSE_CANDIDATES, [{"leaving_id": task_id}, {"leaving_id": "none"}])
     assert matched == 2 and not session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task_id)).all()
     session.rollback()
+
+
+def test_a_completion_after_another_change_of_its_instance_is_a_conflict_that_says_so(fanned_out, db_url):
+    """Walt opened one task of an instance; meanwhile another of its tasks was completed. His completion
+    takes his task (nobody else holds it) but finds the instance changed: a Conflict that says the
+    instance changed, not the task, and nothing of it is stored."""
+    session = fanned_out
+    instance_id = session.scalars(select(HumanTask.instance_id)).first()
+    writer_task, designer_task = (session.scalar(select(HumanTask.id).where(
+        HumanTask.instance_id == instance_id, HumanTask.element_id == element)) for element in ("Task_writer",
+                                                                                               "Task_designer"))
+    other = database.connect(db_url)()
+    held, _instance = tasks.get_with_instance(other, writer_task)   # walt's session holds both, as read then
+    tasks.complete(session, designer_task, WALT, {})
+    with pytest.raises(Conflict, match=f"instance {instance_id} was changed by someone else meanwhile"):
+        tasks.complete(other, writer_task, WALT, {})
+    assert held.state == "open" and held.completed_by is None, "walt's session sees his task as it is"
+    other.close()
+    session.expire_all()
+    assert session.get(HumanTask, writer_task).state == "open"
+    assert session.scalar(select(TaskCandidate.key).where(TaskCandidate.task_id == writer_task)) == "role:writer"
+    assert not session.scalars(select(Event).where(Event.task_id == writer_task, Event.type == "task_completed")).all()
