@@ -181,3 +181,57 @@ def test_reads_keep_the_statements_prepared_and_every_kind_of_write_is_still_rol
         with factory() as session:
             assert session.scalar(select(User.email).where(User.username == "rita")) == "rita@example.com", how
     factory.kw["bind"].dispose()
+
+
+def test_a_completion_queues_behind_a_change_of_its_instance_instead_of_deadlocking(pg_url):
+    """A change that cancels a task (a timer, an admin) locks the instance row, then the task row. A
+    completion of that task meanwhile must wait on the instance row without holding the task row: had it
+    taken the task first, each would wait for the other and PostgreSQL would fail one of them. Here the
+    other change is played by hand on a connection of its own; the completion ends as a Conflict."""
+    import psycopg
+
+    from engine import definitions, instances, tasks
+    from engine.access import Actor
+    from engine.errors import Conflict
+
+    factory = database.connect(pg_url)
+    session = factory()
+    operator = Actor("test-operator", admin=True)
+    definitions.deploy(session, [("campaign_review.bpmn", (DIAGRAMS / "campaign_review.bpmn").read_bytes())],
+                       operator)
+    instance = instances.start(session, "campaign_review", {"title": "Deadlock-free"}, operator)
+    brief = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance.id,
+                                                      HumanTask.state == "open"))
+    plain_url = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    other, watcher = psycopg.connect(plain_url), psycopg.connect(plain_url, autocommit=True)
+    other.execute("SET lock_timeout = '10s'")
+    other.execute("UPDATE instances SET lock_version = lock_version + 1 WHERE id = %s", (instance.id,))
+
+    outcome = {}
+
+    def complete():
+        try:
+            tasks.complete(factory(), brief, Actor("walt", frozenset({"writer"})), {"brief": "Long enough brief"})
+            outcome["completed"] = True
+        except Exception as error:   # noqa: BLE001 - the test looks at what it was
+            outcome["error"] = error
+
+    completing = threading.Thread(target=complete)
+    completing.start()
+    deadline = time.monotonic() + 20
+    while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database()").fetchone()[0] != 1:
+        assert time.monotonic() < deadline and completing.is_alive(), f"the completion never waited: {outcome}"
+        time.sleep(0.05)
+    cancelled = other.execute("UPDATE human_tasks SET state = 'cancelled' WHERE id = %s", (brief,)).rowcount
+    other.commit()
+    completing.join(timeout=30)
+    assert cancelled == 1, "the change that locked the instance first went through"
+    assert isinstance(outcome.get("error"), Conflict), outcome
+    session.expire_all()
+    assert session.get(HumanTask, brief).state == "cancelled"
+    assert not session.scalars(select(Event).where(Event.task_id == brief, Event.type == "task_completed")).all()
+    other.close()
+    watcher.close()
+    session.close()
+    factory.kw["bind"].dispose()
