@@ -77,9 +77,10 @@ def _run(cursor, sql, parameters):
         cursor.executemany(sql, parameters)
 
 
-def _send(connection, statement, values):
+def counted(connection, statement, values):
     """Run `statement` with one dict of values or a list of them (all with the same keys), or hold it
-    back inside `together` on SQLite; its Count."""
+    back inside `together` on SQLite; its Count, for a write whose row count decides whether the others
+    stand (read it after `together`)."""
     rows = values if isinstance(values, list) else [values]
     plan = _plan(statement, connection.dialect, tuple(rows[0]))
     connection.info[WROTE] = True   # past SQLAlchemy's events: a rollback must not end this transaction with COMMIT
@@ -100,14 +101,8 @@ def _send(connection, statement, values):
 def write(connection, statement, values):
     """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them;
     return the number of rows it matched (None inside `together`: use `counted` there)."""
-    rows = _send(connection, statement, values).rows   # also closes its cursor
+    rows = counted(connection, statement, values).rows   # also closes its cursor
     return None if _TOGETHER in connection.info else rows
-
-
-def counted(connection, statement, values):
-    """`write`, for a write whose row count decides whether the others stand: its Count, read after
-    `together`."""
-    return _send(connection, statement, values)
 
 
 def read(connection, statement, values):

@@ -11,11 +11,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import DIAGRAMS
-from sqlalchemy import func, select
+import psycopg
+from conftest import DIAGRAMS, OPERATOR
+from sqlalchemy import func, select, text, update
 
-from engine import database
-from engine.models import Event, HumanTask, Instance
+from engine import database, definitions, driver, instances, tasks, users
+from engine.access import Actor
+from engine.errors import Conflict
+from engine.models import Event, HumanTask, Instance, User
 
 BATON = str(Path(sys.executable).with_name("baton"))
 INSTANCES = 24
@@ -127,9 +130,6 @@ def test_a_connection_the_database_dropped_while_it_rested_in_the_pool_is_replac
                                                                                         monkeypatch):
     """A database restart (here: PostgreSQL ending the backend of a pooled connection) costs no failed
     request once the connection has rested: it is pinged and replaced on its next checkout."""
-    import psycopg
-    from sqlalchemy import text
-
     monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.2)
     factory = database.connect(pg_url)
     with factory() as session:
@@ -148,11 +148,6 @@ def test_reads_keep_the_statements_prepared_and_every_kind_of_write_is_still_rol
     read ends with COMMIT instead (engine/database.py): the hot statements stay prepared across requests.
     A transaction that wrote, by any path (ORM flush, Core, text, the driver's cursor), is still rolled
     back: nothing it wrote is stored."""
-    from sqlalchemy import text, update
-
-    from engine import driver, users
-    from engine.models import User
-
     factory = database.connect(pg_url)
     with factory() as session:
         users.create(session, "rita", "password-1", ["writer"], email="rita@example.com")
@@ -188,18 +183,11 @@ def test_a_completion_queues_behind_a_change_of_its_instance_instead_of_deadlock
     completion of that task meanwhile must wait on the instance row without holding the task row: had it
     taken the task first, each would wait for the other and PostgreSQL would fail one of them. Here the
     other change is played by hand on a connection of its own; the completion ends as a Conflict."""
-    import psycopg
-
-    from engine import definitions, instances, tasks
-    from engine.access import Actor
-    from engine.errors import Conflict
-
     factory = database.connect(pg_url)
     session = factory()
-    operator = Actor("test-operator", admin=True)
     definitions.deploy(session, [("campaign_review.bpmn", (DIAGRAMS / "campaign_review.bpmn").read_bytes())],
-                       operator)
-    instance = instances.start(session, "campaign_review", {"title": "Deadlock-free"}, operator)
+                       OPERATOR)
+    instance = instances.start(session, "campaign_review", {"title": "Deadlock-free"}, OPERATOR)
     brief = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance.id,
                                                       HumanTask.state == "open"))
     plain_url = pg_url.replace("postgresql+psycopg://", "postgresql://")
