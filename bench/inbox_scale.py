@@ -3,7 +3,7 @@
 
 Rows are fabricated with bulk inserts straight into instances / human_tasks / task_candidates
 (consistent with what the engine writes: one instance per open task, a candidate row per role or
-assignee for open tasks only, some claimed, some with due dates). Then, for a typical user (2 roles,
+assignee for open tasks only, some claimed, some with due dates, the counts per key in inbox_counts). Then, for a typical user (2 roles,
 sees about 4% of the tasks), it times:
   - `engine.tasks.open_for(session, actor, tab="all", limit=25)` (one page and its total) and
     `tasks.counts` (the three tab counts), in an engine session
@@ -25,6 +25,7 @@ import random
 import sys
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from engine import clock, database, tasks, users  # noqa: E402
@@ -63,6 +64,7 @@ class Filler:
         self.postgres = self.bind.dialect.name == "postgresql"
         self.rng = random.Random(42)
         self.next_instance = 1
+        self.open_under = Counter()   # key → open tasks with that key alone, as the engine keeps in inbox_counts
 
     def _value(self, value):
         if isinstance(value, (list, dict)):
@@ -132,11 +134,16 @@ class Filler:
                          *completed, None, None, keys))
             if state == "open":   # the engine keeps candidate rows for open tasks only
                 candidates += [(task_id, k, len(keys) > 1, claimed, due, created) for k in keys]
+                if len(keys) == 1:
+                    self.open_under[keys[0]] += 1
         self.insert("human_tasks", ["id", "instance_id", "process_key", "process_name", "instance_label", "element_id",
                                     "name", "lane", "roles", "assignee", "claimed_by", "state", "form",
                                     "documentation", "due_at", "follow_up_at", "created_at", "completed_at",
                                     "completed_by", "reminder_sent_at", "overdue_sent_at", "candidate_keys"], rows)
         self.insert("task_candidates", ["task_id", "key", "shared", "claimed_by", "due_at", "created_at"], candidates)
+        with self.bind.begin() as connection:
+            connection.execute(text("DELETE FROM inbox_counts"))
+        self.insert("inbox_counts", ["key", "open_tasks"], sorted(self.open_under.items()))
 
     def analyze(self):
         if self.postgres:
@@ -226,6 +233,8 @@ def run(url, label, levels, completed, repeat, budget):
             client = signed_in_client(url)
             bearer = {"Authorization": f"Bearer {users.issue_token(session, users.find(session, ME))}"}
             visible = tasks.open_for(session, actor, limit=1)[1]
+            counted = session.scalar(select(func.count()).select_from(tasks.open_query(actor).subquery()))
+            assert visible == counted, f"the fabricated inbox_counts say {visible}, the tasks {counted}"
             assert client.get("/").status_code == 200
             assert client.get("/api/v1/tasks?limit=25", headers=bearer).status_code == 200
             query = timed(lambda: tasks.open_for(session, actor, tab="all", limit=25), repeat, budget)

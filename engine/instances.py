@@ -6,7 +6,7 @@ instance's `lock_version`, so a concurrent change makes the later writer fail wi
 instead of doubling work. What a change needs of its definition is the definition's `Bundle`
 (parsed specs and steps), which never changes and is kept in memory.
 """
-from collections import namedtuple
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 
 from SpiffWorkflow import TaskState
@@ -15,7 +15,8 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, deadlines, definitions, driver, forms, history, notifications, waiting, workflow_cache, workflows
+from . import (clock, deadlines, definitions, driver, forms, history, inbox_counts, notifications, waiting,
+               workflow_cache, workflows)
 from .access import Actor, candidate_keys, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid
@@ -119,7 +120,7 @@ def stored_workflow(bundle, instance):
 
 
 _KNOWN_OPEN = "baton.open_tasks"   # session.info: instance id → (state, its open task rows) kept with it
-OpenTask = namedtuple("OpenTask", "id element_id")
+OpenTask = namedtuple("OpenTask", "id element_id candidate_keys")   # the keys of a task never change
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Change:
     notices: list = field(default_factory=list)     # notification rows for the new tasks
     waits_changed: bool = False                     # whether the event_waits rows must be rewritten
     guards: list = field(default_factory=list)      # Guard writes the change stands or falls with
+    counts: Counter = field(default_factory=Counter)  # key → open tasks added under it (see inbox_counts)
 
 
 Guard = namedtuple("Guard", "statement values conflict")
@@ -240,10 +242,11 @@ def _write_rows(session, connection, change):
     if change.waits_changed:
         waiting.write(session, change.instance.id, change.columns["waits"])
     history.write_pending(session)
+    inbox_counts.write(connection, change.counts)   # last: the counters are the rows other changes wait on
 
 
-_OPEN_TASKS = select(HumanTask.id, HumanTask.element_id).where(HumanTask.instance_id == bindparam("instance_id"),
-                                                               HumanTask.state == "open")
+_OPEN_TASKS = (select(HumanTask.id, HumanTask.element_id, HumanTask.candidate_keys)
+               .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "open"))
 
 
 def _open_rows(session, instance):
@@ -261,19 +264,20 @@ def _plan_tasks(session, change, bundle, now, open_to_work):
     ready = {str(t.id): t for t in workflows.human_tasks(change.workflow)} if open_to_work else {}
     open_rows = _open_rows(session, instance)
     for row in open_rows:
-        if row.id == change.completing:
+        if row.id in ready and row.id != change.completing:
+            change.open_after.append(row)
             continue
-        if row.id not in ready:
+        inbox_counts.tally(change.counts, row.candidate_keys, -1)
+        if row.id != change.completing:
             change.gone.append(row.id)
             history.record(session, instance, "task_cancelled", row.element_id, row.id)
-        else:
-            change.open_after.append(row)
     known = {row.id for row in open_rows}
     for task_id, task in ready.items():
         if task_id not in known:
             values = _new_task(session, instance, bundle, task, now)
             change.tasks.append(values)
-            change.open_after.append(OpenTask(values["id"], values["element_id"]))
+            change.open_after.append(OpenTask(values["id"], values["element_id"], values["candidate_keys"]))
+            inbox_counts.tally(change.counts, values["candidate_keys"], +1)
             change.notices += notifications.for_new_task(session, HumanTask(**values))
 
 

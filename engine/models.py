@@ -128,7 +128,8 @@ class Instance(Base):
 
 
 _OPEN = "state = 'open'"
-_CLAIMED = "claimed_by IS NOT NULL"
+CLAIMED = "claimed_by IS NOT NULL"
+SHARED, SINGLE = "shared = true", "shared = false"   # a candidate row of a task with several keys, or one
 
 
 def _only(condition):
@@ -144,7 +145,7 @@ class HumanTask(Base):
         # SQLite (which has no statistics) would take `state = 'open'` or `claimed_by IS NULL` for a
         # selective condition and walk every open task for each inbox query.
         Index("ix_human_tasks_open_due", "due_at", **_only(_OPEN)),          # reminders, overdue notices
-        Index("ix_human_tasks_claimed_by", "claimed_by", **_only(_CLAIMED)),
+        Index("ix_human_tasks_claimed_by", "claimed_by", **_only(CLAIMED)),
         # the inbox's order: PostgreSQL walks it and stops after one page
         Index("ix_human_tasks_open_order", text("(due_at IS NULL)"), "due_at", "created_at", "id", **_only(_OPEN)),
         # the open task of a candidate row, without reading the task (SQLite needs `state` in it for that)
@@ -180,13 +181,27 @@ class TaskCandidate(Base):
     one index. Rows exist while the task is open only."""
     __tablename__ = "task_candidates"
     __table_args__ = (Index("ix_task_candidates_inbox", "key", text("(due_at IS NULL)"), "due_at", "created_at",
-                            "task_id", "claimed_by", "shared"),)
+                            "task_id", "claimed_by", "shared"),
+                      # the tab counts read these few rows, not every row of a key (see InboxCount)
+                      Index("ix_task_candidates_claimed", "key", "claimed_by", "shared",
+                            **_only(f"{CLAIMED} AND {SINGLE}")),
+                      Index("ix_task_candidates_shared", "key", "task_id", "claimed_by", "shared", **_only(SHARED)))
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)   # the task has other keys too
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class InboxCount(Base):
+    """How many open tasks have `key` as their only candidate key, kept up to date by every change that
+    opens or closes one: a person's tab sizes add these up for their keys, take away the few such tasks
+    claimed by someone else and add the tasks shared by several keys (`tasks.counts`), so they cost the
+    same whether a role has ten open tasks or ten thousand."""
+    __tablename__ = "inbox_counts"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    open_tasks: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Event(Base):

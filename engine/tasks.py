@@ -7,14 +7,14 @@ import uuid
 from functools import lru_cache
 
 from SpiffWorkflow import TaskState
-from sqlalchemy import bindparam, distinct, func, or_, select, union, update
+from sqlalchemy import bindparam, distinct, func, or_, select, text, true, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, driver, forms, history, instances, workflows
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import HumanTask, Instance, TaskCandidate, fetch
+from .models import CLAIMED, SHARED, SINGLE, HumanTask, InboxCount, Instance, TaskCandidate, fetch
 
 TABS = ("mine", "roles", "all")
 
@@ -154,22 +154,33 @@ def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
 
 @lru_cache(maxsize=32)
 def _own_counts(n_keys):
-    """The prepared statement of the tab counts of a person with `n_keys` keys (`key0`…, `me`): rows of
-    tasks with one key are simply counted, only tasks with several are told apart (which is slower)."""
+    """The prepared statement of what the tab sizes of a person with `n_keys` keys (`key0`…, `me`) add up:
+    open tasks assigned to or claimed by them; the counted single-key tasks of their keys (of their roles
+    and name, and of everyone too); those of them claimed by someone else; the tasks shared by several of
+    their keys that nobody else holds. Each part reads a handful of rows, however many tasks are open."""
+    keys = [bindparam(f"key{n}") for n in range(n_keys)]
     mine = select(func.count()).select_from(HumanTask).where(HumanTask.state == "open", _mine(bindparam("me")))
-    single, shared = TaskCandidate.shared.is_(False), TaskCandidate.shared.is_(True)
-    several = func.count(distinct(TaskCandidate.task_id)).filter(shared)   # "everyone" tasks have one key
-    return (select(mine.scalar_subquery(), func.count().filter(single, TaskCandidate.key != EVERYONE) + several,
-                   func.count().filter(single) + several)
-            .where(TaskCandidate.key.in_([bindparam(f"key{n}") for n in range(n_keys)]), _claimable()))
+    counted = (select(func.sum(InboxCount.open_tasks).filter(InboxCount.key != EVERYONE).label("roles"),
+                      func.sum(InboxCount.open_tasks).label("all"))
+               .where(InboxCount.key.in_(keys)).subquery())
+    held_by_others = (select(func.count().filter(TaskCandidate.key != EVERYONE).label("roles"),
+                             func.count().label("all"))
+                      .where(TaskCandidate.key.in_(keys), text(CLAIMED), text(SINGLE),
+                             TaskCandidate.claimed_by != bindparam("me")).subquery())
+    shared = (select(func.count(distinct(TaskCandidate.task_id)))
+              .where(TaskCandidate.key.in_(keys), text(SHARED), _claimable()).scalar_subquery())
+    return select(mine.scalar_subquery(), counted.c.roles, counted.c.all, held_by_others.c.roles,
+                  held_by_others.c.all, shared).select_from(counted).join(held_by_others, true())
 
 
 def counts(session, actor, **filters):
-    """The size of each tab. Unfiltered, a person's `roles` and `all` are counted in one pass over the
-    candidate rows of their keys (an index-only read); `mine` is a lookup by name."""
+    """The size of each tab. Unfiltered, a person's `roles` and `all` add up the counts kept per key
+    (`_own_counts`); filtered, they count what the general query finds; `mine` is a lookup by name."""
     if _from_own_keys(actor, "all", filters):
         keys = sorted(actor.keys)
-        row = session.execute(_own_counts(len(keys)), _key_params(actor, keys)).one()
+        mine, roles, everything, roles_held, all_held, shared = \
+            session.execute(_own_counts(len(keys)), _key_params(actor, keys)).one()
+        row = mine, (roles or 0) - roles_held + shared, (everything or 0) - all_held + shared
     else:
         mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
         everything = open_query(actor, "all", **filters).subquery()

@@ -96,20 +96,59 @@ def test_claims_move_tasks_between_people(fanned_out):
     assert tasks.counts(session, WALT)["all"] == 14
 
 
+PEOPLE = [WALT, Actor("wendy", frozenset({"writer"})), Actor("fred", frozenset({"finance"})), Actor("nobody"),
+          Actor("dora", frozenset({"designer", "finance"}))]
+
+
+def assert_counts_agree(session):
+    """Every tab size, added up from the counts kept per key, is what counting the tab's tasks gives."""
+    for actor in PEOPLE:
+        for tab in ("roles", "all"):
+            assert tasks.counts(session, actor)[tab] == len(general_page(session, actor, tab, 1000, 0)), (actor, tab)
+
+
 def test_the_merged_pages_agree_with_the_general_query(fanned_out):
     session = fanned_out
     rng = random.Random(7)
-    people = [WALT, Actor("wendy", frozenset({"writer"})), Actor("fred", frozenset({"finance"})),
-              Actor("nobody"), Actor("dora", frozenset({"designer", "finance"}))]
     rows = tasks.open_page(session, Actor("admin", admin=True), "all", limit=100)
     for row in rng.sample(rows, 4):   # some tasks taken by someone, for the tabs to leave out
         tasks.claim(session, row.id, Actor(rng.choice(["walt", "wendy", "ann"]), admin=True))
-    for actor in people:
+    for actor in PEOPLE:
         for tab in ("roles", "all"):
             for limit, offset in ((100, 0), (3, 0), (3, 3), (5, 10), (4, 17)):
                 assert [r.id for r in tasks.open_page(session, actor, tab, limit, offset)] == \
                     [r.id for r in general_page(session, actor, tab, limit, offset)], (actor, tab, limit, offset)
-            assert tasks.counts(session, actor)[tab] == len(general_page(session, actor, tab, 1000, 0)), (actor, tab)
+    assert_counts_agree(session)
+
+
+def test_the_tab_counts_follow_every_change_of_the_open_tasks(fanned_out):
+    """The tab sizes come from counts each change keeps per key: after claims (also of shared tasks and
+    one's own), completions, an instance cancelled and a new one started, they are still what counting
+    the tasks gives, for every person and tab."""
+    session = fanned_out
+    admin = Actor("admin", admin=True)
+    first, second, third = sorted(set(session.scalars(select(HumanTask.instance_id))))
+
+    def task(instance_id, element_id):
+        return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                         HumanTask.element_id == element_id))
+    tasks.claim(session, task(first, "Task_writer"), PEOPLE[1])
+    tasks.claim(session, task(first, "Task_both"), WALT)
+    tasks.claim(session, task(second, "Task_both"), Actor("ann", admin=True))
+    tasks.claim(session, task(second, "Task_anyone"), PEOPLE[2])
+    assert_counts_agree(session)
+    tasks.complete(session, task(first, "Task_writer"), PEOPLE[1], {})
+    tasks.complete(session, task(first, "Task_both"), WALT, {})
+    tasks.complete(session, task(third, "Task_named"), WALT, {})
+    tasks.complete(session, task(third, "Task_designer"), PEOPLE[4], {})
+    assert_counts_agree(session)
+    tasks.unclaim(session, task(second, "Task_anyone"), PEOPLE[2])
+    instances.cancel(session, second, admin)
+    assert_counts_agree(session)
+    instances.start(session, "fan_out", {}, OPERATOR)
+    assert tasks.counts(session, PEOPLE[2]) == {"mine": 0, "roles": 3, "all": 6}, \
+        "fred: the finance and everyone's tasks of the three running instances"
+    assert_counts_agree(session)
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["workflow kept in memory", "workflow read from its row"])
@@ -193,3 +232,4 @@ def test_a_completion_after_another_change_of_its_instance_is_a_conflict_that_sa
     assert session.get(HumanTask, writer_task).state == "open"
     assert session.scalar(select(TaskCandidate.key).where(TaskCandidate.task_id == writer_task)) == "role:writer"
     assert not session.scalars(select(Event).where(Event.task_id == writer_task, Event.type == "task_completed")).all()
+    assert_counts_agree(session)
