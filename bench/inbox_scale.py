@@ -3,8 +3,8 @@
 
 Rows are fabricated with bulk inserts straight into instances / human_tasks / task_candidates
 (consistent with what the engine writes: one instance per open task, a candidate row per role or
-assignee for open tasks only, some claimed, some with due dates, the counts per key in inbox_counts). Then, for a typical user (2 roles,
-sees about 4% of the tasks), it times:
+assignee for open tasks only, some claimed, some with due dates, the counts per key in inbox_counts).
+Then, for a typical user (2 roles, sees about 4% of the tasks), it times:
   - `engine.tasks.open_for(session, actor, tab="all", limit=25)` (one page and its total) and
     `tasks.counts` (the three tab counts), in an engine session
   - the inbox API `GET /api/v1/tasks?limit=25` with a bearer token, and the inbox page `/` signed in

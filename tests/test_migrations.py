@@ -70,8 +70,6 @@ def test_an_instance_stored_with_its_spec_inside_runs_on(session, people):
     assert '"spec"' not in gzip.decompress(instance.state).decode(), "the next change stores the new format"
     (copy,), _ = tasks.open_for(session, people["walt"])
     (visuals,), _ = tasks.open_for(session, people["dora"])
-    assert [tasks.counts(session, people[name])["all"] for name in ("walt", "dora")] == [1, 1], \
-        "the tab counts kept per key start from the tasks open at the upgrade"
     tasks.complete(session, copy.id, people["walt"], {"copy": "c"})
     tasks.complete(session, visuals.id, people["dora"], {"visual_url": "v.png"})
     (approve,), _ = tasks.open_for(session, people["mia"])
