@@ -222,7 +222,26 @@ def apply(session, change):
         raise
     if instance.status == "running":
         workflow_cache.keep(instance.state, change.workflow, change.open_after)
+    _remember_shown(session, change)
     return instance
+
+
+def _remember_shown(session, change):
+    """When every task open after the change is one it opened, the rows `describe` shows are the rows it
+    just wrote: keep them for the reply to the change, which then reads nothing. A task left open from
+    before may have been claimed meanwhile (claims do not change the instance row): then `describe` reads."""
+    opened = {values["id"]: values for values in change.tasks}
+    kept = None
+    if all(row.id in opened for row in change.open_after):
+        kept = (change.instance.id, change.instance.state, [
+            Shown(v["id"], v["element_id"], v["name"], v["roles"], v["assignee"], v["claimed_by"], v["state"],
+                  v["due_at"]) for v in (opened[row.id] for row in change.open_after)])
+    session.info[_SHOWN] = kept
+
+
+def forget_shown(session):
+    """A task row changed outside a change (a claim): the rows kept for the reply no longer hold."""
+    session.info.pop(_SHOWN, None)
 
 
 def _write_rows(session, connection, change):
@@ -383,11 +402,17 @@ _OPEN_TASKS_SHOWN = (select(HumanTask.id, HumanTask.element_id, HumanTask.name, 
                             HumanTask.claimed_by, HumanTask.state, HumanTask.due_at)
                      .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "open")
                      .order_by(HumanTask.created_at))
+Shown = namedtuple("Shown", [column.key for column in _OPEN_TASKS_SHOWN.selected_columns])
+_SHOWN = "baton.shown"   # session.info: (instance id, state, its open task rows as `describe` shows them)
 
 
 def _open_tasks_shown(session, instance):
-    """Read in the session's transaction, or, when it has none (a reply to a change it just committed),
-    on a connection that opens none: on PostgreSQL one round trip instead of BEGIN, SELECT and an end."""
+    """As the change that stored the instance's state left them (see `_remember_shown`), else read: in the
+    session's transaction, or, when it has none (a reply to a change it just committed), on a connection
+    that opens none: on PostgreSQL one round trip instead of BEGIN, SELECT and an end."""
+    kept = session.info.pop(_SHOWN, None)
+    if kept is not None and kept[0] == instance.id and kept[1] is instance.state:
+        return kept[2]
     if (session.registry() if isinstance(session, scoped_session) else session).in_transaction():
         return driver.read(session.connection(), _OPEN_TASKS_SHOWN, {"instance_id": instance.id})
     with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -217,6 +217,7 @@ _CLAIM_CANDIDATES = (update(TaskCandidate.__table__).where(TaskCandidate.task_id
 def _set_claimer(session, task_id, claimer):
     """The inbox's copy of who holds a task."""
     session.connection().execute(_CLAIM_CANDIDATES, {"claimed_task": task_id, "claimer": claimer})
+    instances.forget_shown(session)
 
 
 def _taking(row, actor, how, at):

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, text
 from engine import clock, database, definitions, driver, history, instances, tasks, workflow_cache
 from engine.access import Actor
 from engine.errors import Conflict
-from engine.models import Event, HumanTask, TaskCandidate
+from engine.models import Event, HumanTask, Instance, TaskCandidate
 
 SPLIT = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -174,6 +174,52 @@ def test_each_completion_leaves_exactly_the_other_tasks_open(fanned_out, kept):
         in_inbox = session.scalars(select(TaskCandidate.task_id).join(HumanTask)
                                    .where(HumanTask.instance_id == instance_id)).all()
         assert set(in_inbox) == {r.id for r in still_open}
+
+
+HANDOVER = SPLIT.replace("fan_out", "handover").replace('<bpmn:parallelGateway id="Split" />', "").format(tasks="""
+    <bpmn:userTask id="Task_draft" name="Draft" camunda:candidateGroups="writer" />
+    <bpmn:sequenceFlow id="Flow_next" sourceRef="Task_draft" targetRef="Task_check" />
+    <bpmn:userTask id="Task_check" name="Check" camunda:candidateGroups="designer" camunda:dueDate="P2D" />
+    <bpmn:sequenceFlow id="Flow_end" sourceRef="Task_check" targetRef="End_handover" />
+    <bpmn:endEvent id="End_handover" />""").replace('targetRef="Split"', 'targetRef="Task_draft"').encode()
+
+
+def test_the_reply_to_a_change_shows_the_open_tasks_as_a_fresh_read_does(fanned_out, db_url):
+    """The reply to a completion lists the instance's open tasks from what the change wrote when it
+    opened every one of them, and reads them when a task left open may have changed meanwhile: claimed in
+    another session, or claimed in the same one after the change. Either way, what a fresh read shows."""
+    session, other = fanned_out, database.connect(db_url)()
+
+    def fresh(instance_id):
+        other.expire_all()
+        return instances.describe(other, other.get(Instance, instance_id))
+
+    definitions.deploy(session, [("handover.bpmn", HANDOVER)], OPERATOR)
+    handover = instances.start(session, "handover", {}, OPERATOR)
+    draft = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == handover.id))
+    tasks.complete(session, draft, WALT, {})
+    shown = instances.describe(session, handover)
+    assert [(t["element_id"], t["claimed_by"]) for t in shown["tasks"]] == [("Task_check", None)]
+    assert shown == fresh(handover.id)
+    tasks.complete(session, shown["tasks"][0]["id"], WALT, {})
+    assert instances.describe(session, handover) == fresh(handover.id) and handover.status == "completed"
+
+    again = instances.start(session, "handover", {}, OPERATOR)
+    tasks.complete(session, session.scalar(select(HumanTask.id).where(HumanTask.instance_id == again.id)), WALT, {})
+    check = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == again.id, HumanTask.state == "open"))
+    tasks.claim(session, check, WALT)
+    assert [t["claimed_by"] for t in instances.describe(session, again)["tasks"]] == ["walt"], \
+        "a claim after the change shows"
+
+    fan = min(session.scalars(select(HumanTask.instance_id).where(HumanTask.process_key == "fan_out")))
+    writer_task, designer_task = (session.scalar(select(HumanTask.id).where(
+        HumanTask.instance_id == fan, HumanTask.element_id == element)) for element in ("Task_writer", "Task_designer"))
+    tasks.claim(other, designer_task, Actor("dora", frozenset({"designer"})))
+    shown = instances.describe(session, tasks.complete(session, writer_task, WALT, {}))
+    assert {t["element_id"]: t["claimed_by"] for t in shown["tasks"]}["Task_designer"] == "dora", \
+        "a task left open shows as it is now, claimed in another session"
+    assert shown == fresh(fan)
+    other.close()
 
 
 def test_rows_written_on_the_driver_cursor_read_back_as_sqlalchemy_writes_them(fanned_out):
