@@ -8,6 +8,7 @@ instead of doubling work. What a change needs of its definition is the definitio
 """
 from collections import Counter, namedtuple
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
@@ -297,7 +298,7 @@ def _plan_tasks(session, change, bundle, now, open_to_work):
             change.tasks.append(values)
             change.open_after.append(OpenTask(values["id"], values["element_id"], values["candidate_keys"]))
             inbox_counts.tally(change.counts, values["candidate_keys"], +1)
-            change.notices += notifications.for_new_task(session, HumanTask(**values))
+            change.notices += notifications.for_new_task(session, SimpleNamespace(**values))
 
 
 def _step_of(bundle, task):
