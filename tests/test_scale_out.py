@@ -76,13 +76,14 @@ def test_two_web_and_two_timer_workers_lose_nothing_and_double_nothing(pg_url, t
         assert all(status == 201 for status, _ in started)
         ids = {body["id"] for _, body in started}
 
-        statuses, lock = [], threading.Lock()
+        statuses, sent, lock = [], [], threading.Lock()
 
         def race(task_ids):
             for task_id in task_ids:
                 status, _ = call(base, token, "POST", f"/tasks/{task_id}/complete", {"data": {}})
                 with lock:
                     statuses.append(status)
+                    sent.append(task_id)
 
         def complete_all_open(element_id, expected):
             end = time.monotonic() + 60
@@ -122,6 +123,7 @@ def test_two_web_and_two_timer_workers_lose_nothing_and_double_nothing(pg_url, t
     assert session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.state == "completed")) \
         == 2 * INSTANCES
     web_log = (logs / "web.log").read_text()
+    assert web_log.count('"POST /api/v1/tasks/') == len(sent), "an access line for each completion sent"
     assert " 500 " not in web_log and "Traceback" not in web_log, web_log[-2000:]
     session.close()
 

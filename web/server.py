@@ -2,12 +2,27 @@
 import gc
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+# what the fields of gunicorn's default access line read from the WSGI environ
+_LOGGED = ("REMOTE_ADDR", "REQUEST_METHOD", "RAW_URI", "SERVER_PROTOCOL", "PATH_INFO", "QUERY_STRING", "HTTP_REFERER",
+           "HTTP_USER_AGENT", "HTTP_AUTHORIZATION")
+
+
+class AccessLog(Logger):
+    """gunicorn's logger, writing the same access line; for each request it also copies every request header
+    and the whole WSGI environ into the fields a custom format could name, a few per cent of a task
+    completion's time, for a format `baton serve` never sets."""
+
+    def atoms(self, resp, req, environ, request_time):
+        return super().atoms(resp, (), {key: environ[key] for key in _LOGGED if key in environ}, request_time)
 
 
 class Server(BaseApplication):
     def __init__(self, app_factory, **options):
         self.app_factory = app_factory
-        self.options = {"worker_class": "gthread", "accesslog": "-", "graceful_timeout": 10, **options}
+        self.options = {"worker_class": "gthread", "accesslog": "-", "logger_class": AccessLog, "graceful_timeout": 10,
+                        **options}
         super().__init__()
 
     def load_config(self):
