@@ -287,7 +287,7 @@ def main():
     parser.add_argument("--seconds", type=float, help="length of each (d) run (default 20, quick 6)")
     args = parser.parse_args()
     common.quiet_alembic()
-    n_mem, n_ser, n_api, n_http = (100, 40, 15, 300) if args.quick else (300, 120, 50, 1000)
+    n_mem, n_ser, n_api, n_http = (100, 40, 15, 600) if args.quick else (300, 120, 50, 2500)
     seconds = args.seconds or (6 if args.quick else 20)
     common.header("Engine overhead per task completion (10-step linear process)",
                   "quick" if args.quick else "default")
