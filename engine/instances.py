@@ -234,9 +234,8 @@ def _remember_shown(session, change):
     opened = {values["id"]: values for values in change.tasks}
     kept = None
     if all(row.id in opened for row in change.open_after):
-        kept = (change.instance.id, change.instance.state, [
-            Shown(v["id"], v["element_id"], v["name"], v["roles"], v["assignee"], v["claimed_by"], v["state"],
-                  v["due_at"]) for v in (opened[row.id] for row in change.open_after)])
+        kept = (change.instance.id, change.instance.state,
+                [Shown._make(opened[row.id][column] for column in Shown._fields) for row in change.open_after])
     session.info[_SHOWN] = kept
 
 
