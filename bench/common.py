@@ -158,19 +158,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def baton_env(url, code=None):
+    """The environment of a `baton …` subprocess on database `url`; `code`: a checkout of Baton whose
+    packages it runs instead of this one's (bench/ab.py)."""
+    env = {**os.environ, "BATON_DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
+           "BATON_SECRET_KEY": "bench-secret"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return env
+
+
+def baton(args, url, code=None):
+    """Run `baton …` to its end; its standard output."""
+    return subprocess.run([BATON, *args], env=baton_env(url, code), capture_output=True, text=True,
+                          check=True).stdout
+
+
 class BatonProcess:
     """A `baton …` subprocess in its own process group on the given database; stopped (the whole
     group: gunicorn's workers too) on exit, whatever happened."""
 
-    def __init__(self, args, url, folder, name):
-        self.args, self.url, self.folder = list(args), url, Path(folder)
+    def __init__(self, args, url, folder, name, code=None):
+        self.args, self.url, self.folder, self.code = list(args), url, Path(folder), code
         self.log_path = self.folder / f"{name}.log"
         self.process = None
         self._log = None
 
     def start(self):
-        env = {**os.environ, "BATON_DATABASE_URL": self.url.replace("postgresql+psycopg://", "postgresql://"),
-               "BATON_SECRET_KEY": "bench-secret"}
+        env = baton_env(self.url, self.code)
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen([BATON, *self.args], env=env, cwd=self.folder, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -203,10 +218,10 @@ class BatonProcess:
 class BatonServer(BatonProcess):
     """`baton serve --workers W --threads T` on loopback."""
 
-    def __init__(self, url, folder, workers=2, threads=4):
+    def __init__(self, url, folder, workers=2, threads=4, code=None):
         self.port = free_port()
         super().__init__(["serve", "--host", HOST, "--port", str(self.port), "--workers", str(workers),
-                          "--threads", str(threads)], url, folder, f"serve-{self.port}")
+                          "--threads", str(threads)], url, folder, f"serve-{self.port}", code)
 
     def __enter__(self):
         self.start()
@@ -336,6 +351,17 @@ class Client:
         if self.sock is not None:
             self.sock.close()
             self.sock, self.buffer = None, b""
+
+
+def complete_steps(client, task_id):
+    """Complete task `task_id`, then each next task of its instance that the reply lists, with no form data;
+    yields (status, seconds) per completion, and ends after the instance's last task or a status other than 200."""
+    while task_id:
+        status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
+        yield status, elapsed
+        if status != 200:
+            return
+        task_id = body["tasks"][0]["id"] if body and body.get("tasks") else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -170,6 +170,24 @@ class Gate:
             self._condition.notify_all()
 
 
+def chain(client, task_id, gate=None, record=None):
+    """Complete task_id and each next task of the same instance, each request inside a window of `gate`
+    (if any), calling `record(status, seconds)` for each (if given); False once the gate has stopped."""
+    steps = common.complete_steps(client, task_id)
+    while True:
+        if gate is not None and not gate.enter():
+            return False
+        try:
+            outcome = next(steps, None)
+            if record is not None and outcome is not None:
+                record(*outcome)
+        finally:
+            if gate is not None:
+                gate.leave()
+        if outcome is None:
+            return True
+
+
 WINDOW, BASELINE_SLICE = 2.0, 25   # seconds of (d) per window; instances of (b) between two windows
 
 
@@ -189,30 +207,16 @@ def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
     gate, ready = Gate(), threading.Barrier(clients + 1)
 
     with common.BatonServer(url, folder, workers=workers, threads=threads) as server:
-        def chain(client, task_id, record):
-            """Complete task_id and each next task of the same instance; False once the run is over."""
-            while task_id:
-                if record and not gate.enter():
-                    return False
-                try:
-                    status, body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {}})
-                    if record:
-                        with lock:
-                            statuses[status] = statuses.get(status, 0) + 1
-                            latencies.append(elapsed)
-                finally:
-                    if record:
-                        gate.leave()
-                if status != 200:
-                    return True
-                task_id = body["tasks"][0]["id"] if body and body.get("tasks") else None
-            return True
+        def record(status, elapsed):
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                latencies.append(elapsed)
 
         def run(index):
             client = common.Client(server.port, token)
             try:
                 try:
-                    chain(client, warmups[index], record=False)   # parses the bundle in that web process
+                    chain(client, warmups[index])   # parses the bundle in that web process
                 except BaseException:
                     ready.abort()   # nobody waits for a client that failed
                     raise
@@ -222,7 +226,7 @@ def full_stack(url, folder, n_instances, clients, workers, threads, seconds):
                         task_id = queue.popleft()
                     except IndexError:
                         break
-                    if not chain(client, task_id, record=True):
+                    if not chain(client, task_id, gate, record):
                         break
                     client.close()   # a new connection per instance: keep-alive connections stay with the
                     #                  worker that accepted them, and four of them often land on one worker
