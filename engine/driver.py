@@ -10,12 +10,15 @@ rows read come back through the result processors SQLAlchemy would apply, as nam
 For plain bind parameters only: no expanding `IN`, no column default left for SQLAlchemy to fill.
 
 On PostgreSQL each statement is a round trip, which costs the web process and the server more CPU
-than the statement itself; writes whose row counts nobody checks can go out `together`.
+than the statement itself: a change's writes and its COMMIT go out together (`commit_together`).
 """
 from collections import namedtuple
 from contextlib import contextmanager
 
+from sqlalchemy import bindparam, func, literal_column, select
+
 from .database import WROTE
+from .errors import Conflict
 
 _plans = {}   # (statement id, dialect name, column keys) → _Plan; the statements are module constants
 
@@ -50,24 +53,8 @@ def _plan(statement, dialect, keys):
     return plan
 
 
-_TOGETHER = "baton.together"   # Connection.info, inside `together`: the writes it holds back (SQLite), or None
-
-
-class Count:
-    """The number of rows a write matched, known once it has run: inside `together`, after the block."""
-
-    def __init__(self, cursor=None):
-        self._cursor, self._rows = cursor, None
-
-    @property
-    def rows(self):
-        if self._rows is None and self._cursor is not None:
-            self._rows, cursor, self._cursor = self._cursor.rowcount, self._cursor, None
-            cursor.close()
-        return self._rows
-
-    def known(self, rows):
-        self._rows = rows
+_TOGETHER = "baton.together"   # Connection.info, inside `commit_together`: the writes it holds back (SQLite), or None
+EXPECT_ONE = "BA409"   # the SQLSTATE `baton_expect_one` raises (migration 0008): a guarded write matched no row
 
 
 def _run(cursor, sql, parameters):
@@ -77,32 +64,52 @@ def _run(cursor, sql, parameters):
         cursor.executemany(sql, parameters)
 
 
-def counted(connection, statement, values):
-    """Run `statement` with one dict of values or a list of them (all with the same keys), or hold it
-    back inside `together` on SQLite; its Count, for a write whose row count decides whether the others
-    stand (read it after `together`)."""
-    rows = values if isinstance(values, list) else [values]
+def _send(connection, statement, rows, conflict=None):
+    """Run a write now, or hold it back inside `commit_together` on SQLite; the number of rows it matched
+    when it ran outside a burst, else None."""
     plan = _plan(statement, connection.dialect, tuple(rows[0]))
     connection.info[WROTE] = True   # past SQLAlchemy's events: a rollback must not end this transaction with COMMIT
     parameters = [plan.parameters(row) for row in rows]
     held = connection.info.get(_TOGETHER)
     if held is not None:
-        held.append((plan.sql, parameters, count := Count()))
-        return count
+        held.append((plan.sql, parameters, conflict))
+        return None
     cursor = connection.connection.cursor()
     try:
         _run(cursor, plan.sql, parameters)
-    except BaseException:
+        return None if _TOGETHER in connection.info else cursor.rowcount
+    finally:
         cursor.close()
-        raise
-    return Count(cursor)
 
 
 def write(connection, statement, values):
-    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them;
-    return the number of rows it matched (None inside `together`: use `counted` there)."""
-    rows = counted(connection, statement, values).rows   # also closes its cursor
-    return None if _TOGETHER in connection.info else rows
+    """Run `statement` on the connection (in its transaction) with one dict of values, or a list of them
+    (all with the same keys); return the number of rows it matched (None inside `commit_together`)."""
+    return _send(connection, statement, values if isinstance(values, list) else [values])
+
+
+_expecting = {}   # id(guarded write) → (the write, its PostgreSQL form); the writes are module constants
+
+
+def _expecting_one(statement):
+    """`WITH matched AS (<write> RETURNING 1) SELECT baton_expect_one(count(*), :baton_conflict) FROM matched`:
+    the write, checked by the server."""
+    known = _expecting.get(id(statement))
+    if known is None or known[0] is not statement:
+        matched = statement.returning(literal_column("1")).cte("matched")
+        checked = select(func.baton_expect_one(func.count(), bindparam("baton_conflict")).label("matched")).select_from(matched)
+        known = _expecting[id(statement)] = (statement, checked)
+    return known[1]
+
+
+def expect_one(connection, statement, values, conflict):
+    """Inside `commit_together`: a write that must match exactly one row, else the change it belongs to is
+    the Conflict `conflict` and nothing of it is stored. PostgreSQL checks it on the server, so that the
+    COMMIT can go in the same round trip as the writes: a mismatch aborts the rest of the burst and the
+    COMMIT with it. SQLite checks it as it runs, and stops the burst there."""
+    if connection.dialect.name == "postgresql":
+        statement, values = _expecting_one(statement), {**values, "baton_conflict": conflict}
+    _send(connection, statement, [values], conflict)
 
 
 def read(connection, statement, values):
@@ -126,25 +133,38 @@ def read(connection, statement, values):
 
 
 @contextmanager
-def together(connection):
-    """Send the writes made inside in one burst at the end of the block, where their errors are raised and
-    their counts become known. PostgreSQL gets them in one round trip (psycopg's pipeline mode). SQLite,
-    where a statement costs no round trip but the first write takes the file's lock until the commit,
-    gets them with their values already prepared, so the lock is held for the writes alone."""
-    piped = connection.dialect.name == "postgresql"
-    held = connection.info[_TOGETHER] = None if piped else []
-    try:
-        if piped:
-            with connection.connection.dbapi_connection.pipeline():
+def commit_together(connection):
+    """Send the writes made inside in one burst at the end of the block and commit them; a guard that
+    fails (`expect_one`) raises its Conflict instead, and nothing is stored. PostgreSQL gets the writes and
+    the COMMIT in one round trip (psycopg's pipeline mode). SQLite, where a statement costs no round trip
+    but the first write takes the file's lock until the commit, gets them with their values already
+    prepared, so the lock is held for the writes alone. The session's own commit then finds nothing left
+    to do; flush what it holds before the block."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        connection.info[_TOGETHER] = None
+        try:
+            with dbapi_connection.pipeline():
                 yield
-            return
+                dbapi_connection.commit()
+        except connection.dialect.loaded_dbapi.Error as error:
+            if getattr(error, "sqlstate", None) == EXPECT_ONE:
+                raise Conflict(error.diag.message_primary) from None
+            raise
+        finally:
+            del connection.info[_TOGETHER]
+        return
+    held = connection.info[_TOGETHER] = []
+    try:
         yield
     finally:
         del connection.info[_TOGETHER]
     cursor = connection.connection.cursor()
     try:
-        for sql, parameters, count in held:
+        for sql, parameters, conflict in held:
             _run(cursor, sql, parameters)
-            count.known(cursor.rowcount)
+            if conflict is not None and cursor.rowcount != 1:
+                raise Conflict(conflict)
     finally:
         cursor.close()
+    dbapi_connection.commit()

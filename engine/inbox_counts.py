@@ -33,7 +33,7 @@ _ADD = {"sqlite": _add_to_count(sqlite), "postgresql": _add_to_count(postgresql)
 
 
 def write(connection, deltas: Counter):
-    """Write a change's sums (inside its `driver.together` burst: row counts are not checked)."""
+    """Write a change's sums (inside its `driver.commit_together` burst)."""
     changed = [{"key": key, "delta": delta} for key, delta in sorted(deltas.items()) if delta]
     if changed:
         driver.write(connection, _ADD[connection.dialect.name], changed)

@@ -193,30 +193,25 @@ _CLOSE_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.task_id 
 def apply(session, change):
     """Write a prepared change and commit. The instance row is written by one UPDATE guarded by
     `lock_version`: if anyone changed the instance since it was read, that UPDATE matches no row and
-    the whole change is rolled back as a Conflict; so is it if one of its guards matches no row. The
-    instance row is written first, then the guards: every change locks the instance before its task
-    rows, so two changes of one instance wait for each other and never deadlock."""
+    the whole change is a Conflict, nothing of it stored; so is it if one of its guards matches no row.
+    The instance row is written first, then the guards: every change locks the instance before its task
+    rows, so two changes of one instance wait for each other and never deadlock; and a change that lost
+    a race stops before it adds any row."""
     instance, connection = change.instance, session.connection()
     seen = instance.lock_version
+    # the session's object holds what is written, so that no flush writes it again (a rollback expires it)
+    for column, value in {**change.columns, "lock_version": seen + 1}.items():
+        set_committed_value(instance, column, value)
     try:
-        try:
-            with driver.together(connection):   # one round trip on PostgreSQL, one burst on SQLite
-                stored = driver.counted(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
-                                                             "new_lock_version": seen + 1,
-                                                             **{f"new_{k}": v for k, v in change.columns.items()}})
-                held = [(driver.counted(connection, guard.statement, guard.values), guard) for guard in change.guards]
-                _write_rows(session, connection, change)
-        except connection.dialect.loaded_dbapi.IntegrityError:
-            if stored.rows == 1 and all(count.rows == 1 for count, _ in held):
-                raise
-            # the rows this change adds were added by the one that won the race (the same new tasks)
-        for count, guard in held:   # the task's own message first: it says more than the instance's
-            if count.rows != 1:
-                raise Conflict(guard.conflict)
-        if stored.rows != 1:
-            raise Conflict(f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
-        for column, value in {**change.columns, "lock_version": seen + 1}.items():
-            set_committed_value(instance, column, value)   # the session's object holds what was written
+        session.flush()   # what else the session holds (an email step's notice) goes in the same transaction
+        with driver.commit_together(connection):   # one round trip on PostgreSQL, one burst on SQLite
+            driver.expect_one(connection, _STORE, {"stored_id": instance.id, "seen_version": seen,
+                                                   "new_lock_version": seen + 1,
+                                                   **{f"new_{k}": v for k, v in change.columns.items()}},
+                              f"instance {instance.id} was changed by someone else meanwhile; reload and try again")
+            for guard in change.guards:
+                driver.expect_one(connection, guard.statement, guard.values, guard.conflict)
+            _write_rows(session, connection, change)
         session.commit()
     except Exception:
         session.rollback()
