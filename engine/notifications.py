@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import Integer, String, bindparam, cast, func, insert, literal, null, or_, select, union_all
 
 from . import clock, driver, history
 from .models import HumanTask, Instance, Notification, User, UserRole
@@ -42,56 +42,80 @@ def role_webhooks():
     return {str(k).strip().lower(): str(v) for k, v in hooks.items()} if isinstance(hooks, dict) else {}
 
 
-_ACTIVE = select(User.username, User.email).where(User.active.is_(True))
-_NAMED = _ACTIVE.where(User.username == bindparam("username"))
+_COLUMNS = ("channel", "kind", "recipient", "target", "subject", "body", "instance_id", "task_id", "status",
+            "attempts", "last_error", "created_at", "read_at", "next_attempt_at", "sent_at")
+_TABLE = Notification.__table__
 
 
-@lru_cache(maxsize=16)
-def _in_any_of(n_roles):
-    """The statement of `_in_roles` for `n_roles` roles (parameters `role0`…)."""
-    return _ACTIVE.where(User.id.in_(select(UserRole.user_id).where(
-        UserRole.role.in_([bindparam(f"role{n}") for n in range(n_roles)]))))
+def _value(name, column):
+    return bindparam(name, type_=_TABLE.c[column].type)
 
 
-def _in_roles(session, roles):
-    """(username, email) of the active users with one of `roles`."""
-    roles = list(roles)
-    if not roles:
-        return []
-    return driver.read(session.connection(), _in_any_of(len(roles)), {f"role{n}": r for n, r in enumerate(roles)})
+def _none(column):
+    """A typed NULL: PostgreSQL takes an untyped one in a UNION for text."""
+    return cast(null(), _TABLE.c[column].type)
 
 
-def owners(session, row):
-    """Who a task is for: its claimer, else its assignee, else everyone in its roles."""
-    if row.claimed_by or row.assignee:
-        return driver.read(session.connection(), _NAMED, {"username": row.claimed_by or row.assignee})
-    return _in_roles(session, row.roles)
+def _for_people(channel, condition):
+    """The rows of one channel for the active people matching `condition`: in the app (already there:
+    `sent`), or by email for those with an address (`pending`, for the worker)."""
+    now, in_app = _value("now", "created_at"), channel == "app"
+    row = {"channel": literal(channel, String), "kind": _value("kind", "kind"), "recipient": User.username,
+           "target": _none("target") if in_app else User.email, "subject": _value("subject", "subject"),
+           "body": _value("body", "body"), "instance_id": _value("instance_id", "instance_id"),
+           "task_id": _value("task_id", "task_id"), "status": literal("sent" if in_app else "pending", String),
+           "attempts": literal(0, Integer), "last_error": _none("last_error"), "created_at": now,
+           "read_at": _none("read_at"), "next_attempt_at": _none("next_attempt_at") if in_app else now,
+           "sent_at": now if in_app else _none("sent_at")}
+    people = select(*(row[column] for column in _COLUMNS)).where(User.active.is_(True), condition)
+    return people if in_app else people.where(User.email.is_not(None), User.email != "")
 
 
-_QUEUE = insert(Notification.__table__)
+@lru_cache(maxsize=32)
+def _to_people(named, n_roles):
+    """The write queuing one event's notices for people, chosen by the database: the active user called
+    `username` (if `named`) and those with one of the roles `role0`… The people are not read first: no round
+    trip before the change's writes, and a role of a thousand people is one statement, not a thousand rows."""
+    chosen = [User.username == bindparam("username")] if named else []
+    if n_roles:
+        chosen.append(User.id.in_(select(UserRole.user_id).where(
+            UserRole.role.in_([bindparam(f"role{n}") for n in range(n_roles)]))))
+    condition = or_(*chosen)
+    return insert(_TABLE).from_select(_COLUMNS, union_all(_for_people("app", condition),
+                                                          _for_people("email", condition)))
+
+
+def owners(row):
+    """Who a task is for, as (username, roles): its claimer, else its assignee, else everyone in its roles."""
+    named = row.claimed_by or row.assignee
+    return (named, ()) if named else (None, tuple(row.roles))
+
+
+_QUEUE = insert(_TABLE)
 
 
 def _notices(people, kind, subject, body, row, roles=()):
-    """The notification rows of one event: in the app and by email for each person, and the role webhooks."""
+    """The writes queuing the notifications of one event: in the app and by email for each of `people`
+    ((username or None, roles), see `owners`), and one per role webhook; as (statement, values) pairs."""
+    named, people_roles = people
     now = clock.now()
-    common = {"kind": kind, "subject": subject, "body": body, "instance_id": row.instance_id, "task_id": row.id,
-              "attempts": 0, "last_error": None, "created_at": now, "read_at": None}
-    notices = []
-    for person in people:
-        notices.append({**common, "channel": "app", "recipient": person.username, "target": None, "status": "sent",
-                        "next_attempt_at": None, "sent_at": now})
-        if person.email:
-            notices.append({**common, "channel": "email", "recipient": person.username, "target": person.email,
-                            "status": "pending", "next_attempt_at": now, "sent_at": None})
+    common = {"kind": kind, "subject": subject, "body": body, "instance_id": row.instance_id, "task_id": row.id}
+    writes = []
+    if named or people_roles:
+        writes.append((_to_people(bool(named), len(people_roles)),
+                       {**common, "now": now, **({"username": named} if named else {}),
+                        **{f"role{n}": role for n, role in enumerate(people_roles)}}))
     hooks = role_webhooks()
-    return notices + [{**common, "channel": "webhook", "recipient": None, "target": hooks[role], "status": "pending",
-                       "next_attempt_at": now, "sent_at": None} for role in roles if role in hooks]
+    webhooks = [{**common, "channel": "webhook", "recipient": None, "target": hooks[role], "status": "pending",
+                 "attempts": 0, "last_error": None, "created_at": now, "read_at": None, "next_attempt_at": now,
+                 "sent_at": None} for role in roles if role in hooks]
+    return writes + ([(_QUEUE, webhooks)] if webhooks else [])
 
 
 def queue(session, notices):
-    """Put notification rows in the outbox (in the session's transaction)."""
-    if notices:
-        driver.write(session.connection(), _QUEUE, notices)
+    """Put notifications in the outbox (in the session's transaction): the writes `_notices` made."""
+    for statement, values in notices:
+        driver.write(session.connection(), statement, values)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -124,7 +148,7 @@ def _describe(row):
 def for_new_task(session, row):
     """The notices of a task that became ready, for the change that creates its row to queue."""
     subject, body = _describe(row)
-    return _notices(owners(session, row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
+    return _notices(owners(row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
                     row.roles)
 
 
@@ -140,7 +164,7 @@ def send_reminders(session, now):
         if at > now or (row.due_at is not None and row.due_at <= now):
             continue   # not yet; or already overdue, where the overdue notice says it all
         subject, body = _describe(row)
-        queue(session, _notices(owners(session, row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
+        queue(session, _notices(owners(row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
                                 row.roles))
         row.reminder_sent_at = now
         sent += 1
@@ -154,8 +178,8 @@ def mark_overdue(session, now):
                                                    HumanTask.overdue_sent_at.is_(None))).all()
     for row in rows:
         subject, body = _describe(row)
-        managers = [p for p in _in_roles(session, [manager_role()]) if p not in owners(session, row)]
-        queue(session, _notices(owners(session, row) + managers, "overdue", f"Overdue: {subject}",
+        named, roles = owners(row)
+        queue(session, _notices((named, (*roles, manager_role())), "overdue", f"Overdue: {subject}",
                                 f"Overdue: {body}", row, row.roles))
         row.overdue_sent_at = now
         history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,

@@ -305,3 +305,32 @@ def test_a_new_version_replaces_the_waiting_scheduled_instance(session):
         old, new = session.scalars(select(Instance).where(Instance.process_key == "weekly").order_by(Instance.id))
         assert (old.status, old.version) == ("cancelled", 1)
         assert (new.status, new.version, new.next_timer_at) == ("running", 2, T0 + timedelta(days=7))
+
+
+def test_a_task_tells_its_role_then_its_claimer_and_the_managers(session):
+    """A new task tells every active member of its role, in the app and by email when they have an address,
+    and nobody else; once claimed, its overdue notice goes to the claimer and to the managers."""
+    users.create(session, "sam", "password-1", ["seo"], email="sam@agency.example")
+    users.create(session, "sue", "password-1", ["seo", "writer"])                       # no address: the app only
+    users.create(session, "sid", "password-1", ["seo"], email="sid@agency.example")
+    users.update(session, "sid", active=False)                                          # left the agency
+    users.create(session, "max", "password-1", ["design"], email="max@agency.example")  # another role
+    users.create(session, "meg", "password-1", ["manager"], email="meg@agency.example")
+    deploy(session, "mini_calendar.bpmn")
+
+    def told(kind, task_id):
+        return sorted(session.execute(select(Notification.channel, Notification.recipient, Notification.target)
+                                      .where(Notification.kind == kind, Notification.task_id == task_id)).all())
+
+    with clock.frozen_at(T0):
+        post = instances.start(session, "mini_calendar", {"title": "Who hears", "publish_date": "2026-12-31"},
+                               OPERATOR)
+        tasks.complete(session, open_task(session, post, "Task_idea").id, OPERATOR, {})
+        keywords = open_task(session, post, "Task_keywords")
+        assert told("task_ready", keywords.id) == [("app", "sam", None), ("app", "sue", None),
+                                                   ("email", "sam", "sam@agency.example")]
+        tasks.claim(session, keywords.id, users.actor(users.find(session, "sue")))
+        clock.travel(datetime(2026, 12, 7))   # due on 6 December
+        worker.run_once(session)
+        assert told("overdue", keywords.id) == [("app", "meg", None), ("app", "sue", None),
+                                                ("email", "meg", "meg@agency.example")]
