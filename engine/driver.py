@@ -143,16 +143,22 @@ def commit_together(connection):
     dbapi_connection = connection.connection.dbapi_connection
     if connection.dialect.name == "postgresql":
         connection.info[_TOGETHER] = None
+        failed = None
         try:
             with dbapi_connection.pipeline():
-                yield
-                dbapi_connection.commit()
+                try:   # a failed guard is raised once the pipeline has ended: raised inside it, it is logged too
+                    yield
+                    dbapi_connection.commit()
+                except connection.dialect.loaded_dbapi.Error as error:
+                    failed = error
         except connection.dialect.loaded_dbapi.Error as error:
-            if getattr(error, "sqlstate", None) == EXPECT_ONE:
-                raise Conflict(error.diag.message_primary) from None
-            raise
+            failed = failed or error
         finally:
             del connection.info[_TOGETHER]
+        if failed is not None and getattr(failed, "sqlstate", None) == EXPECT_ONE:
+            raise Conflict(failed.diag.message_primary) from None
+        if failed is not None:
+            raise failed
         return
     held = connection.info[_TOGETHER] = []
     try:

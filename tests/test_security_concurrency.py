@@ -8,6 +8,7 @@ workflow state, task table and history agree.
 """
 import base64
 import json
+import logging
 import os
 import signal
 import socket
@@ -124,7 +125,8 @@ def _first_brief(session, people):
                                                             HumanTask.state == "open"))
 
 
-def test_two_engine_sessions_interleaved_the_later_completion_is_a_conflict(db_url, session, people):
+def test_two_engine_sessions_interleaved_the_later_completion_is_a_conflict(db_url, session, people, caplog):
+    caplog.set_level(logging.WARNING)
     instance, brief = _first_brief(session, people)
     first, second = _sessions(db_url)
     # both have read the open task and the instance (and its lock version) before either writes
@@ -136,6 +138,8 @@ def test_two_engine_sessions_interleaved_the_later_completion_is_a_conflict(db_u
     with pytest.raises(Conflict):
         tasks.complete(second, brief.id, people["wendy"], {"brief": "The second must be refused"})
     second.rollback()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING], \
+        "a lost race is an answer (409), not a warning in the server's log"
 
     session.expire_all()
     completed = session.scalars(select(Event).where(Event.instance_id == instance.id,
