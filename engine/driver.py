@@ -14,6 +14,7 @@ than the statement itself: a change's writes and its COMMIT go out together (`co
 """
 from collections import namedtuple
 from contextlib import contextmanager
+from functools import lru_cache
 
 from sqlalchemy import bindparam, func, literal_column, select
 
@@ -88,18 +89,12 @@ def write(connection, statement, values):
     return _send(connection, statement, values if isinstance(values, list) else [values])
 
 
-_expecting = {}   # id(guarded write) → (the write, its PostgreSQL form); the writes are module constants
-
-
+@lru_cache(maxsize=None)   # the guarded writes are module constants
 def _expecting_one(statement):
     """`WITH matched AS (<write> RETURNING 1) SELECT baton_expect_one(count(*), :baton_conflict) FROM matched`:
     the write, checked by the server."""
-    known = _expecting.get(id(statement))
-    if known is None or known[0] is not statement:
-        matched = statement.returning(literal_column("1")).cte("matched")
-        checked = select(func.baton_expect_one(func.count(), bindparam("baton_conflict")).label("matched")).select_from(matched)
-        known = _expecting[id(statement)] = (statement, checked)
-    return known[1]
+    matched = statement.returning(literal_column("1")).cte("matched")
+    return select(func.baton_expect_one(func.count(), bindparam("baton_conflict")).label("matched")).select_from(matched)
 
 
 def expect_one(connection, statement, values, conflict):
@@ -155,11 +150,11 @@ def commit_together(connection):
             failed = failed or error
         finally:
             del connection.info[_TOGETHER]
-        if failed is not None and getattr(failed, "sqlstate", None) == EXPECT_ONE:
+        if failed is None:
+            return
+        if getattr(failed, "sqlstate", None) == EXPECT_ONE:
             raise Conflict(failed.diag.message_primary) from None
-        if failed is not None:
-            raise failed
-        return
+        raise failed
     held = connection.info[_TOGETHER] = []
     try:
         yield
