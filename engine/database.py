@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from psycopg.pq import TransactionStatus
-from sqlalchemy import create_engine, event, exc
+from sqlalchemy import create_engine, event, exc, make_url
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -16,9 +16,31 @@ PING_AFTER_IDLE = 1.0   # seconds a pooled PostgreSQL connection may rest before
 
 
 def database_url():
-    """`BATON_DATABASE_URL`, or a SQLite file in the current folder."""
-    url = os.environ.get("BATON_DATABASE_URL", DEFAULT_URL)
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    """`BATON_DATABASE_URL` (default: `baton.sqlite3` in the current folder), resolved once for every
+    process and command: `postgresql://` gets the psycopg 3 driver, and a relative SQLite path becomes
+    absolute against the current folder. Left relative, each library resolves it its own way
+    (Flask-SQLAlchemy against the app's instance folder, Alembic and the worker against the current
+    folder), and `baton db upgrade` would build a schema the server never opens."""
+    return resolve(os.environ.get("BATON_DATABASE_URL") or DEFAULT_URL)
+
+
+def resolve(url):
+    """`url` with the psycopg 3 driver for PostgreSQL and an absolute path for a SQLite file."""
+    if url.startswith("postgresql://"):
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.database.startswith("file:") and not os.path.isabs(parsed.database):
+        return parsed.set(database=os.path.abspath(parsed.database)).render_as_string(hide_password=False)
+    return url
+
+
+def shown(url):
+    """The database as the start-up lines name it: the file for SQLite, the URL without its password otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
 
 
 def engine_options(url):

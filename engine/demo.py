@@ -17,11 +17,13 @@ from modeller.elements import split_names
 from modeller.reader import BPMN_NS, CAMUNDA_NS
 
 from . import clock, definitions, instances, messages, tasks, timers, users
+from .notifications import manager_role
 from .errors import NotFound
 from .models import HumanTask, Instance
 
 DIAGRAMS = Path(os.environ.get("BATON_DIAGRAMS", Path(__file__).resolve().parent.parent / "diagrams"))
 PASSWORD_SUFFIX = "-demo"
+MANAGING_ROLE = "marketing manager"   # (as Baton reads role names) the demo role whose user also holds the manager role
 
 
 def password_for(username):
@@ -49,11 +51,13 @@ def roles_in(files):
 
 
 def _user(session, username, roles, admin=False):
+    """The demo user, created if missing; one that exists keeps its password and gains any demo role it lacks."""
     try:
         user = users.find(session, username)
     except NotFound:
-        user = users.create(session, username, password_for(username), roles=roles, admin=admin)
-    return user
+        return users.create(session, username, password_for(username), roles=roles, admin=admin)
+    missing = set(users.normalise_roles(roles)) - set(user.role_names)
+    return users.update(session, username, roles=[*user.role_names, *missing]) if missing else user
 
 
 def _scenarios(today):
@@ -169,10 +173,11 @@ def load(session, folder=None):
     files = diagram_files(folder)
     roles = roles_in(files)
     logins = [("admin", password_for("admin"), []), ("designer", password_for("designer"), ["modeller"])]
-    logins += [(username_for(role), password_for(username_for(role)), [role]) for role in roles]
+    held = {role: [role, manager_role()] if role == MANAGING_ROLE else [role] for role in roles}
+    logins += [(username_for(role), password_for(username_for(role)), held[role]) for role in roles]
     admin = users.actor(_user(session, "admin", [], admin=True))
     _user(session, "designer", ["modeller"])
-    actors = {role: users.actor(_user(session, username_for(role), [role])) for role in roles}
+    actors = {role: users.actor(_user(session, username_for(role), held[role])) for role in roles}
 
     deployed = set()
     for path in files:

@@ -12,8 +12,8 @@ from engine.access import Actor
 from web import create_app, throttle
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
-# the MIWG reference diagrams, in ../shared beside the project (see DEVELOPERS.md)
-MIWG = sorted((Path(__file__).resolve().parents[2] / "shared" / "conformance" / "miwg").glob("*.bpmn"))
+# the 21 MIWG reference diagrams, kept in the repository with their licence (tests/conformance/miwg/README.md)
+MIWG = sorted((Path(__file__).parent / "conformance" / "miwg").glob("*.bpmn"))
 PASSWORD = "password-1"
 PEOPLE = {  # username → (roles, admin)
     "mia": (["manager"], False), "walt": (["writer"], False), "wendy": (["Writer"], False),

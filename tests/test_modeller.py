@@ -10,7 +10,7 @@ RUNNABLE = {"C.1.0.bpmn", "C.9.1.bpmn"}   # the MIWG files whose executable proc
 
 
 def test_the_reference_files_are_there():
-    assert len(MIWG) == 21, "../shared/conformance/miwg must hold the 21 MIWG reference diagrams"
+    assert len(MIWG) == 21, "tests/conformance/miwg must hold the 21 MIWG reference diagrams"
 
 
 @pytest.mark.parametrize("path", MIWG, ids=lambda p: p.name)

@@ -202,7 +202,7 @@ def test_the_upload_limit_is_configurable(monkeypatch):
 
 def test_reference_files_still_import(api):
     """The strict reader keeps accepting what real tools write (ids in extensions may repeat)."""
-    assert len(MIWG) == 21, "../shared/conformance/miwg must hold the 21 MIWG reference diagrams"
+    assert len(MIWG) == 21, "tests/conformance/miwg must hold the 21 MIWG reference diagrams"
     for path in MIWG:
         assert reader.read(path.name, path.read_bytes()).kind == "bpmn", path.name
     twice = diagram("campaign_review.bpmn").replace(b'<camunda:formField id="copy"', b'<camunda:formField id="brief"')

@@ -241,7 +241,7 @@ def test_fuzz_found_no_bugs():
     """Runs after the properties above (file order): thousands of mutants, and no unexpected exception."""
     print(f"\nfuzz cases: {RUNS}")
     assert RUNS["cases"] >= 2000, f"run the whole file: this test reports on the fuzz properties above ({RUNS})"
-    assert len(SOURCES) == 22, "../shared/conformance/miwg must hold the 21 MIWG reference diagrams"
+    assert len(SOURCES) == 22, "tests/conformance/miwg must hold the 21 MIWG reference diagrams"
     assert RUNS["deployed"] and RUNS["refused"] and RUNS["started"], RUNS
     report = [f"{phase}: {kind} x{count}: {message}\n      e.g. mutant {example}"
               for (phase, kind, _), (count, example, message) in sorted(BUGS.items())]

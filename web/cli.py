@@ -60,8 +60,9 @@ def db_group():
 @with_appcontext
 def db_upgrade():
     """Create or upgrade the schema to the latest migration."""
-    database.upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
-    click.echo("database is up to date")
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    database.upgrade(url)
+    click.echo(f"database {database.shown(url)} is up to date")
 
 
 @main.group("users")
@@ -142,7 +143,8 @@ def complete(task_id, user, data):
 def serve(host, port, workers, threads):
     """Serve the web app with gunicorn (a production WSGI server)."""
     from .server import Server
-    click.echo(f"Baton on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
+    click.echo(f"serving on http://{host}:{port}/ with database {database.shown(database.database_url())} "
+               f"({workers} process(es) × {threads} threads)")
     Server(create_app, bind=f"{host}:{port}", workers=workers, threads=threads).run()
 
 
@@ -151,9 +153,10 @@ def serve(host, port, workers, threads):
 def demo():
     """Load the workflows in diagrams/, demo users for every role and a few instances in flight."""
     from engine import demo as demo_data
-    database.upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    database.upgrade(url)
     logins = _engine_call(demo_data.load, db.session)
-    click.echo("Demo users (username / password / roles):")
+    click.echo(f"Demo data in {database.shown(url)}. Demo users (username / password / roles):")
     for username, password, roles in logins:
         click.echo(f"  {username:24} {password:28} {', '.join(roles)}")
 
@@ -171,8 +174,9 @@ def worker(interval, once):
     if once:
         _print_json(background.run_once(db.session))
         return
-    click.echo(f"worker polling every {interval} s; Ctrl-C to stop")
-    factory = database.connect(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    click.echo(f"worker polling every {interval} s with database {database.shown(url)}; Ctrl-C to stop")
+    factory = database.connect(url)
     try:
         background.run_forever(factory, interval)
     except KeyboardInterrupt:
