@@ -64,6 +64,7 @@ def fresh_folder(tmp_path):
     return folder
 
 
+@pytest.mark.default_database
 def test_first_run_serves_the_demo_from_the_default_database(fresh_folder):
     env = _environment()
 

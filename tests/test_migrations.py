@@ -75,3 +75,36 @@ def test_an_instance_stored_with_its_spec_inside_runs_on(session, people):
     (approve,), _ = tasks.open_for(session, people["mia"])
     finished = tasks.complete(session, approve.id, people["mia"], {"approved": True})
     assert finished.status == "completed" and finished.data["brief"] == "Stored the old way"
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(db_url):
+    """A model changed without a migration (or the reverse) shows here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from engine.models import Base
+    engine = database.configure(create_engine(db_url))
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == [], "models and migrations differ:\n" + "\n".join(map(str, differences))
+
+
+def test_an_upgrade_of_an_up_to_date_database_changes_nothing(db_url):
+    before = tables(db_url)
+    engine = database.configure(create_engine(db_url))
+    try:
+        with engine.connect() as connection:
+            heads = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    finally:
+        engine.dispose()
+    database.upgrade(db_url)
+    assert tables(db_url) == before
+    engine = database.configure(create_engine(db_url))
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == heads
+    finally:
+        engine.dispose()

@@ -321,6 +321,7 @@ CASES = {
     ("modeller_static", "GET", "traversal"): (
         lambda w: ("/modeller-static/../../engine/sandbox.py", {}, None), expect(SIGNED_IN, 404, anonymous=404)),
     ("favicon", "GET", ""): (lambda w: ("/favicon.ico", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
+    ("api.openapi", "GET", ""): (lambda w: ("/api/v1/openapi.json", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
 }
 
 

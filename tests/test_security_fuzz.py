@@ -6,8 +6,8 @@ deploy and have an executable process are started, and their first tasks complet
 raise `BatonError` subclasses (a refused start form, a conflict), never anything else.
 
 Hypothesis runs derandomized (the same cases every run) and does not shrink, so the suite stays
-fast and deterministic. Unexpected exceptions are collected by kind (one example mutant each) and
-reported together by `test_fuzz_found_no_bugs`, so one bug does not hide the others.
+fast and deterministic. Each property collects its unexpected exceptions by kind (one example mutant
+each) and reports them together at its end, so one bug does not hide the others.
 """
 import re
 import copy
@@ -28,8 +28,6 @@ from modeller import reader
 SOURCES = [("campaign_review.bpmn", diagram("campaign_review.bpmn"))] + [(p.name, p.read_bytes()) for p in MIWG]
 EXECUTABLE = [i for i, (name, _) in enumerate(SOURCES) if name in ("campaign_review.bpmn", "C.1.0.bpmn", "C.9.1.bpmn")]
 START_SECONDS = 10
-RUNS = {"cases": 0, "deployed": 0, "refused": 0, "started": 0, "start_refused": 0, "completed_tasks": 0}
-BUGS = {}   # (phase, exception kind, message shape) → (count, example mutant, message)
 VALUES = ["", " ", "x", "0", "-1", "true", "false", "None", "${amount > 1}", "#{approved}", "${", "}",
           "__import__('os').system('id')", "1/0", "'a' * 10**10", "while True: pass", "PT1H", "P", "R/P1D",
           "R5/2026-01-01T00:00:00Z/PT1M", "2026-13-45", "Start", "End", "campaign_review.EndJoin", "é😀",
@@ -80,169 +78,230 @@ def _form_data(fields):
     return values
 
 
-def check_mutant(session, name, content, how):
-    """The property: deploy succeeds or is refused with messages; a start raises BatonError at worst."""
-    RUNS["cases"] += 1
-    try:
-        definition, _ = definitions.deploy(session, [(name, content)], OPERATOR)
-    except Invalid as refused:
-        session.rollback()
-        RUNS["refused"] += 1
-        assert refused.errors and all(isinstance(e.get("message"), str) and e["message"].strip()
-                                      for e in refused.errors), (how, refused.errors)
-        return
-    except Exception as error:
-        session.rollback()
-        _bug("deploy", error, how)
-        return
-    RUNS["deployed"] += 1
-    for version in definition.processes:
-        if not version.executable:
-            continue
+class Fuzz:
+    """One property's run: its counts, and its unexpected exceptions by kind (one example mutant each), so
+    one bug does not hide the others and each property reports on itself."""
+
+    def __init__(self, session):
+        self.session = session
+        self.runs = {"cases": 0, "deployed": 0, "refused": 0, "started": 0, "start_refused": 0, "completed_tasks": 0}
+        self.bugs = {}   # (phase, exception kind, message shape) → (count, example mutant, message)
+
+    def check(self, name, content, how):
+        """The property: deploy succeeds or is refused with messages; a start raises BatonError at worst."""
+        session = self.session
+        self.runs["cases"] += 1
+        try:
+            definition, _ = definitions.deploy(session, [(name, content)], OPERATOR)
+        except Invalid as refused:
+            session.rollback()
+            self.runs["refused"] += 1
+            assert refused.errors and all(isinstance(e.get("message"), str) and e["message"].strip()
+                                          for e in refused.errors), (how, refused.errors)
+            return
+        except Exception as error:
+            session.rollback()
+            self._bug("deploy", error, how)
+            return
+        self.runs["deployed"] += 1
+        for version in definition.processes:
+            if version.executable:
+                self._start(version, definition, how)
+
+    def _start(self, version, definition, how):
+        session = self.session
         try:
             with _time_limit(START_SECONDS, f"starting mutant {how}"):
                 step = instances.start_step(definitions.bundle_for(definition), version.key)
                 instance = instances.start(session, version.key, _form_data(step and step["form"]), OPERATOR)
-                RUNS["started"] += 1
+                self.runs["started"] += 1
                 for row in session.query(HumanTask).filter_by(instance_id=instance.id, state="open").limit(3).all():
                     tasks.complete(session, row.id, OPERATOR, _form_data(row.form))
-                    RUNS["completed_tasks"] += 1
+                    self.runs["completed_tasks"] += 1
         except BatonError:
             session.rollback()
-            RUNS["start_refused"] += 1
+            self.runs["start_refused"] += 1
         except Exception as error:
             session.rollback()
-            _bug(f"start {version.key}", error, how)
+            self._bug(f"start {version.key}", error, how)
+
+    def _bug(self, phase, error, how):
+        shape = re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'…'", str(error)))[:90]
+        key = (phase, error.__class__.__name__, shape)
+        count, example, message = self.bugs.get(key, (0, how, str(error)[:300]))
+        self.bugs[key] = (count + 1, example, message)
+
+    def assert_clean(self):
+        """Every generated case ran, and none raised anything but a refusal."""
+        print(f"\nfuzz cases: {self.runs}")
+        assert self.runs["cases"] > 0 and self.runs["cases"] == self.runs["deployed"] + self.runs["refused"], self.runs
+        report = [f"{phase}: {kind} x{count}: {message}\n      e.g. mutant {example}"
+                  for (phase, kind, _), (count, example, message) in sorted(self.bugs.items())]
+        assert not self.bugs, f"{len(self.bugs)} kinds of unexpected exceptions:\n  " + "\n  ".join(report)
 
 
-def _bug(phase, error, how):
-    shape = re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'…'", str(error)))[:90]
-    key = (phase, error.__class__.__name__, shape)
-    count, example, message = BUGS.get(key, (0, how, str(error)[:300]))
-    BUGS[key] = (count + 1, example, message)
+def test_sources_are_the_shipped_diagram_and_the_miwg_files():
+    assert len(SOURCES) == 22, "tests/conformance/miwg must hold the 21 MIWG reference diagrams"
 
 
 source = st.integers(0, len(SOURCES) - 1)
 executable_first = st.one_of(st.sampled_from(EXECUTABLE), source)
 
 
-@_settings(500)
-@given(index=executable_first, flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)),
-                                              min_size=1, max_size=4))
-def test_byte_flips(session, index, flips):
-    name, content = SOURCES[index]
-    data = bytearray(content)
-    for where, mask in flips:
-        data[int(where * len(data))] ^= mask
-    check_mutant(session, name, bytes(data), f"{name} bytes xor {flips}")
+def test_byte_flips(session):
+    fuzz = Fuzz(session)
+
+    @_settings(500)
+    @given(index=executable_first, flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)),
+                                                  min_size=1, max_size=4))
+    def mutant(index, flips):
+        name, content = SOURCES[index]
+        data = bytearray(content)
+        for where, mask in flips:
+            data[int(where * len(data))] ^= mask
+        fuzz.check(name, bytes(data), f"{name} bytes xor {flips}")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(300)
-@given(index=source, cut=st.floats(0, 1, exclude_max=True))
-def test_truncation(session, index, cut):
-    name, content = SOURCES[index]
-    check_mutant(session, name, content[:int(cut * len(content))], f"{name} truncated at {cut:.4f}")
+def test_truncation(session):
+    fuzz = Fuzz(session)
+
+    @_settings(300)
+    @given(index=source, cut=st.floats(0, 1, exclude_max=True))
+    def mutant(index, cut):
+        name, content = SOURCES[index]
+        fuzz.check(name, content[:int(cut * len(content))], f"{name} truncated at {cut:.4f}")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(500)
-@given(index=executable_first, picks=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=3))
-def test_element_deletion(session, index, picks):
-    name = SOURCES[index][0]
-    root = _tree(index)
-    removed = []
-    for pick in picks:
+def test_element_deletion(session):
+    fuzz = Fuzz(session)
+
+    @_settings(500)
+    @given(index=executable_first, picks=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=3))
+    def mutant(index, picks):
+        name = SOURCES[index][0]
+        root = _tree(index)
+        removed = []
+        for pick in picks:
+            elements = _elements(root)
+            if not elements:
+                break
+            victim = elements[int(pick * len(elements))]
+            removed.append(f"{etree.QName(victim).localname}#{victim.get('id')}")
+            victim.getparent().remove(victim)
+        fuzz.check(name, _bytes(root), f"{name} without {removed}")
+
+    mutant()
+    fuzz.assert_clean()
+
+
+def test_element_duplication(session):
+    fuzz = Fuzz(session)
+
+    @_settings(400)
+    @given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), keep_id=st.booleans())
+    def mutant(index, pick, keep_id):
+        name = SOURCES[index][0]
+        root = _tree(index)
         elements = _elements(root)
-        if not elements:
-            break
-        victim = elements[int(pick * len(elements))]
-        removed.append(f"{etree.QName(victim).localname}#{victim.get('id')}")
-        victim.getparent().remove(victim)
-    check_mutant(session, name, _bytes(root), f"{name} without {removed}")
+        original = elements[int(pick * len(elements))]
+        twin = copy.deepcopy(original)
+        if not keep_id and twin.get("id"):
+            twin.set("id", twin.get("id") + "_twin")
+        original.addnext(twin)
+        fuzz.check(name, _bytes(root),
+                     f"{name} with {etree.QName(original).localname}#{original.get('id')} duplicated (same id: {keep_id})")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(400)
-@given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), keep_id=st.booleans())
-def test_element_duplication(session, index, pick, keep_id):
-    name = SOURCES[index][0]
-    root = _tree(index)
-    elements = _elements(root)
-    original = elements[int(pick * len(elements))]
-    twin = copy.deepcopy(original)
-    if not keep_id and twin.get("id"):
-        twin.set("id", twin.get("id") + "_twin")
-    original.addnext(twin)
-    check_mutant(session, name, _bytes(root),
-                 f"{name} with {etree.QName(original).localname}#{original.get('id')} duplicated (same id: {keep_id})")
+def test_element_moves(session):
+    fuzz = Fuzz(session)
+
+    @_settings(300)
+    @given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), target=st.floats(0, 1, exclude_max=True))
+    def mutant(index, pick, target):
+        name = SOURCES[index][0]
+        root = _tree(index)
+        elements = _elements(root)
+        moving = elements[int(pick * len(elements))]
+        inside = set(moving.iter())
+        parents = [e for e in [root] + elements if e not in inside]
+        parent = parents[int(target * len(parents))]
+        parent.append(moving)
+        fuzz.check(name, _bytes(root),
+                     f"{name} with {etree.QName(moving).localname}#{moving.get('id')} moved into {parent.get('id')}")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(300)
-@given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), target=st.floats(0, 1, exclude_max=True))
-def test_element_moves(session, index, pick, target):
-    name = SOURCES[index][0]
-    root = _tree(index)
-    elements = _elements(root)
-    moving = elements[int(pick * len(elements))]
-    inside = set(moving.iter())
-    parents = [e for e in [root] + elements if e not in inside]
-    parent = parents[int(target * len(parents))]
-    parent.append(moving)
-    check_mutant(session, name, _bytes(root),
-                 f"{name} with {etree.QName(moving).localname}#{moving.get('id')} moved into {parent.get('id')}")
+def test_attribute_changes(session):
+    fuzz = Fuzz(session)
+
+    @_settings(600)
+    @given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), attribute=st.floats(0, 1, exclude_max=True),
+           value=st.one_of(st.sampled_from(VALUES), st.text(max_size=20), st.just("<other id>")))
+    def mutant(index, pick, attribute, value):
+        name = SOURCES[index][0]
+        root = _tree(index)
+        elements = [e for e in _elements(root) if e.attrib]
+        element = elements[int(pick * len(elements))]
+        key = sorted(element.attrib)[int(attribute * len(element.attrib))]
+        if value == "<other id>":
+            ids = [e.get("id") for e in elements if e.get("id")]
+            value = ids[int(pick * 7919) % len(ids)]
+        value = "".join(c for c in value if c in "\t\n\r" or (ord(c) >= 32 and not 0xD800 <= ord(c) <= 0xDFFF
+                                                              and ord(c) not in (0xFFFE, 0xFFFF)))
+        element.set(key, value)
+        fuzz.check(name, _bytes(root), f"{name} {etree.QName(element).localname}#{element.get('id')} "
+                                                  f"@{key}={value[:40]!r}")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(600)
-@given(index=executable_first, pick=st.floats(0, 1, exclude_max=True), attribute=st.floats(0, 1, exclude_max=True),
-       value=st.one_of(st.sampled_from(VALUES), st.text(max_size=20), st.just("<other id>")))
-def test_attribute_changes(session, index, pick, attribute, value):
-    name = SOURCES[index][0]
-    root = _tree(index)
-    elements = [e for e in _elements(root) if e.attrib]
-    element = elements[int(pick * len(elements))]
-    key = sorted(element.attrib)[int(attribute * len(element.attrib))]
-    if value == "<other id>":
-        ids = [e.get("id") for e in elements if e.get("id")]
-        value = ids[int(pick * 7919) % len(ids)]
-    value = "".join(c for c in value if c in "\t\n\r" or (ord(c) >= 32 and not 0xD800 <= ord(c) <= 0xDFFF
-                                                          and ord(c) not in (0xFFFE, 0xFFFF)))
-    element.set(key, value)
-    check_mutant(session, name, _bytes(root), f"{name} {etree.QName(element).localname}#{element.get('id')} "
-                                              f"@{key}={value[:40]!r}")
+def test_id_swaps(session):
+    fuzz = Fuzz(session)
+
+    @_settings(400)
+    @given(index=executable_first, first=st.floats(0, 1, exclude_max=True), second=st.floats(0, 1, exclude_max=True))
+    def mutant(index, first, second):
+        name = SOURCES[index][0]
+        root = _tree(index)
+        with_ids = [e for e in _elements(root) if e.get("id")]
+        a, b = with_ids[int(first * len(with_ids))], with_ids[int(second * len(with_ids))]
+        ida, idb = a.get("id"), b.get("id")
+        a.set("id", idb)
+        b.set("id", ida)
+        fuzz.check(name, _bytes(root), f"{name} ids {ida!r} and {idb!r} swapped")
+
+    mutant()
+    fuzz.assert_clean()
 
 
-@_settings(400)
-@given(index=executable_first, first=st.floats(0, 1, exclude_max=True), second=st.floats(0, 1, exclude_max=True))
-def test_id_swaps(session, index, first, second):
-    name = SOURCES[index][0]
-    root = _tree(index)
-    with_ids = [e for e in _elements(root) if e.get("id")]
-    a, b = with_ids[int(first * len(with_ids))], with_ids[int(second * len(with_ids))]
-    ida, idb = a.get("id"), b.get("id")
-    a.set("id", idb)
-    b.set("id", ida)
-    check_mutant(session, name, _bytes(root), f"{name} ids {ida!r} and {idb!r} swapped")
-
-
-@_settings(400)
-@given(index=st.sampled_from(EXECUTABLE), pick=st.floats(0, 1, exclude_max=True),
-       value=st.one_of(st.sampled_from(VALUES), st.text(max_size=30)))
-def test_text_changes(session, index, pick, value):
+def test_text_changes(session):
     """Text carries references (incoming, outgoing, flowNodeRef) and code (conditions, scripts, timers)."""
-    name = SOURCES[index][0]
-    root = _tree(index)
-    elements = [e for e in _elements(root) if (e.text or "").strip()]
-    element = elements[int(pick * len(elements))]
-    value = "".join(c for c in value if c in "\t\n\r" or (ord(c) >= 32 and not 0xD800 <= ord(c) <= 0xDFFF
-                                                          and ord(c) not in (0xFFFE, 0xFFFF)))
-    element.text = value
-    check_mutant(session, name, _bytes(root), f"{name} {etree.QName(element).localname} text={value[:40]!r}")
+    fuzz = Fuzz(session)
 
+    @_settings(400)
+    @given(index=st.sampled_from(EXECUTABLE), pick=st.floats(0, 1, exclude_max=True),
+           value=st.one_of(st.sampled_from(VALUES), st.text(max_size=30)))
+    def mutant(index, pick, value):
+        name = SOURCES[index][0]
+        root = _tree(index)
+        elements = [e for e in _elements(root) if (e.text or "").strip()]
+        element = elements[int(pick * len(elements))]
+        value = "".join(c for c in value if c in "\t\n\r" or (ord(c) >= 32 and not 0xD800 <= ord(c) <= 0xDFFF
+                                                              and ord(c) not in (0xFFFE, 0xFFFF)))
+        element.text = value
+        fuzz.check(name, _bytes(root), f"{name} {etree.QName(element).localname} text={value[:40]!r}")
 
-def test_fuzz_found_no_bugs():
-    """Runs after the properties above (file order): thousands of mutants, and no unexpected exception."""
-    print(f"\nfuzz cases: {RUNS}")
-    assert RUNS["cases"] >= 2000, f"run the whole file: this test reports on the fuzz properties above ({RUNS})"
-    assert len(SOURCES) == 22, "tests/conformance/miwg must hold the 21 MIWG reference diagrams"
-    assert RUNS["deployed"] and RUNS["refused"] and RUNS["started"], RUNS
-    report = [f"{phase}: {kind} x{count}: {message}\n      e.g. mutant {example}"
-              for (phase, kind, _), (count, example, message) in sorted(BUGS.items())]
-    assert not BUGS, f"{len(BUGS)} kinds of unexpected exceptions:\n  " + "\n  ".join(report)
+    mutant()
+    fuzz.assert_clean()

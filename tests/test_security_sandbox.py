@@ -295,7 +295,9 @@ def test_sandbox_workers_have_no_secrets_and_no_way_out(monkeypatch):
     monkeypatch.setenv("BATON_SECRET_KEY", "do-not-leak")
     sandbox.shutdown()
     assert sandbox.run("1", {}) == 1
-    for pid in sandbox.worker_pids():
+    pids = sandbox.worker_pids()
+    assert pids, "the evaluation above ran in a worker process"
+    for pid in pids:
         environ = open(f"/proc/{pid}/environ", "rb").read()
         assert b"do-not-leak" not in environ and b"BATON_DATABASE_URL" not in environ
         limits = open(f"/proc/{pid}/limits").read()

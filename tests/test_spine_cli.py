@@ -1,20 +1,23 @@
-"""The same spine through the `baton` command a server operator uses: deploy, start, tasks, complete."""
+"""The same spine through the `baton` command a server operator uses: deploy, start, tasks, complete.
+The commands run in this process through click's runner (`tests/test_first_run.py` runs the real
+`baton` executable); each builds its app from the environment, as the executable does."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+from click.testing import CliRunner
 from conftest import DIAGRAMS, PASSWORD
 
 from engine import database, history
+from web.cli import main
 
-BATON = Path(sys.executable).with_name("baton")
+
+class Ran:
+    def __init__(self, result):
+        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
 
 
 def baton(db_url, *args, ok=True):
-    env = {**os.environ, "BATON_DATABASE_URL": db_url, "BATON_SECRET_KEY": "cli-test"}
-    result = subprocess.run([str(BATON), *args], capture_output=True, text=True, env=env, timeout=120)
+    env = {"BATON_DATABASE_URL": db_url, "BATON_SECRET_KEY": "cli-test"}
+    result = Ran(CliRunner().invoke(main, list(args), env=env, catch_exceptions=False))
     if ok:
         assert result.returncode == 0, f"baton {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -25,7 +28,6 @@ def open_tasks(db_url, user):
 
 
 def test_cli_drives_the_campaign(db_url):
-    assert BATON.exists(), "the `baton` console script is missing: run `make venv`"
     assert "up to date" in baton(db_url, "db", "upgrade").stdout
     for name, role in [("mia", "manager"), ("walt", "writer"), ("dora", "designer")]:
         baton(db_url, "users", "add", name, "--password", PASSWORD, "--role", role)

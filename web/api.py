@@ -1,4 +1,9 @@
-"""The JSON API (`/api/v1`): HTTP Basic or Bearer token on every call; errors are {"errors": [...]}."""
+"""The JSON API (`/api/v1`): HTTP Basic or Bearer token on every call; errors are {"errors": [...]}.
+Its contract is `web/openapi.yaml`, served at `/api/v1/openapi.json`; the API tests check every reply against it."""
+import functools
+from pathlib import Path
+
+import yaml
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from engine import definitions, history, instances, messages, tasks, users
@@ -11,8 +16,19 @@ from .extensions import db
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
+SPEC = Path(__file__).with_name("openapi.yaml")
+
+
+@functools.cache
+def description():
+    """The OpenAPI description of this API, read once."""
+    return yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+
+
 @bp.before_request
 def authenticate():
+    if request.endpoint == "api.openapi":   # the description is public, like any API's documentation
+        return
     g.actor = api_actor()
     if g.actor is None:
         abort(401)
@@ -42,6 +58,11 @@ def _readable_instance(instance_id):
     if not instances.took_part(db.session, instance, g.actor):
         raise Forbidden(f"{g.actor.username} has no part in instance {instance_id}")
     return instance
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(description())
 
 
 @bp.post("/definitions")

@@ -1,0 +1,24 @@
+"""hardening (reserved; filled in by the work on it)
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-04 23:20:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op  # noqa: F401
+
+
+revision: str = '0009'
+down_revision: Union[str, Sequence[str], None] = '0008'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

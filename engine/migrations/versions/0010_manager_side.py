@@ -1,0 +1,45 @@
+"""manager side: when a task was claimed, the calendar feeds' secrets, and indexes for the manager's views
+
+`human_tasks.claimed_at` splits a step's time into waiting (ready → claimed) and working (claimed →
+completed) for the analytics. `calendar_feeds` holds each person's secret feed address. The indexes
+serve the overview (overdue and stalled work), the instance list's visibility rule (who started or
+acted on an instance) and the analytics (a process version's instances).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-04 23:20:00.000000
+
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0010'
+down_revision: Union[str, Sequence[str], None] = '0009'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.add_column("human_tasks", sa.Column("claimed_at", sa.DateTime(), nullable=True))
+    op.create_table(
+        "calendar_feeds",
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("secret", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False))
+    op.create_index("ix_events_user_instance", "events", ["user", "instance_id"])
+    op.create_index("ix_instances_started_by", "instances", ["started_by"])
+    op.create_index("ix_instances_status_updated", "instances", ["status", "updated_at"])
+    op.create_index("ix_instances_process_version", "instances", ["process_key", "version"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_instances_process_version", table_name="instances")
+    op.drop_index("ix_instances_status_updated", table_name="instances")
+    op.drop_index("ix_instances_started_by", table_name="instances")
+    op.drop_index("ix_events_user_instance", table_name="events")
+    op.drop_table("calendar_feeds")
+    with op.batch_alter_table("human_tasks") as batch:
+        batch.drop_column("claimed_at")
