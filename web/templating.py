@@ -1,11 +1,7 @@
-"""What templates need besides the data: the clock, ages, and the modeller's built assets."""
-from pathlib import Path
-
+"""What templates need besides the data: the clock and ages."""
 from flask import send_from_directory
 
 from engine import clock
-
-MODELLER_STATIC = Path(__file__).resolve().parent.parent / "modeller" / "static"
 
 
 def age(moment):
@@ -20,7 +16,5 @@ def age(moment):
 def register(app):
     app.jinja_env.globals["now"] = clock.now
     app.jinja_env.filters["age"] = age
-    app.add_url_rule("/modeller-static/<path:filename>", "modeller_static",
-                     lambda filename: send_from_directory(MODELLER_STATIC, filename))
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml"))
