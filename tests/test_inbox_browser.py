@@ -41,10 +41,21 @@ def test_three_people_hand_the_campaign_on_by_clicking(browser, live, session, p
     # mia starts the campaign from the start page; the start form is validated
     mia.goto("/start")
     mia.get_by_role("link", name="Campaign review").click()
+    # the rules show before anyone types: attributes the browser knows, and a hint tied to the field
+    expect(mia.locator("#f-title")).to_have_attribute("required", "")
+    expect(mia.locator("#f-budget")).to_have_attribute("min", "0")
+    expect(mia.locator("#f-budget-hint")).to_have_text("A whole number from 0 to 100000.")
+    expect(mia.locator("#f-title-hint")).to_have_text("Required. At most 80 characters.")
+    expect(mia.locator("#f-title")).to_have_attribute("maxlength", "80")
+    expect(mia.locator("#f-budget")).to_have_attribute("aria-describedby", "f-budget-hint")
     mia.fill("#f-budget", "-5")
     mia.get_by_role("button", name="Start").click()
-    expect(mia.locator("#f-title-error")).to_have_text("is required")
-    expect(mia.locator("#f-budget-error")).to_have_text("must be at least 0")
+    # the server checks too; each error names its field, is tied to it, and the first one has the focus
+    expect(mia.locator("#f-title-error")).to_have_text("Campaign title is required")
+    expect(mia.locator("#f-budget-error")).to_have_text("Budget (EUR) must be at least 0")
+    expect(mia.locator("#f-title")).to_have_attribute("aria-invalid", "true")
+    expect(mia.locator("#f-title")).to_have_attribute("aria-describedby", "f-title-hint f-title-error")
+    expect(mia.locator("#f-title")).to_be_focused()
     expect(mia.locator("#f-budget")).to_have_value("-5")
     mia.fill("#f-title", "Spring <b>sale</b>")
     mia.fill("#f-budget", "500")
@@ -83,7 +94,7 @@ def test_three_people_hand_the_campaign_on_by_clicking(browser, live, session, p
         assert "Approve the campaign → manager" in message
         message = complete(mia, "Approve the campaign", {"feedback": "ok" if approved else "sharper please"},
                            checks=["approved"] if approved else ())
-        assert ("the process is complete" in message) == approved
+        assert ("The process is complete." in message) == approved
         if not approved:
             assert "Write the brief → writer" in message
 

@@ -22,12 +22,12 @@ def handoff_message(task_name, instance):
     """`Completed “Write the brief”. Next: Design slides → Designer` — who has the work now."""
     view = instances.describe(db.session, instance)
     if view["status"] == "completed":
-        nxt = "the process is complete"
+        nxt = "The process is complete."
     elif view["status"] == "failed":
-        nxt = f"the process stopped: {(view['incident'] or {}).get('message')}"
+        nxt = f"The process stopped: {(view['incident'] or {}).get('message')}"
     elif view["tasks"]:
         nxt = "Next: " + "; ".join(f"{t['name']} → {t['assignee'] or ', '.join(t['roles']) or 'everyone'}"
                                    for t in view["tasks"])
     else:
-        nxt = "the process is waiting for an event"
+        nxt = "The process is waiting for an event."
     flash(f"Completed “{task_name}”. {nxt}", "success")

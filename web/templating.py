@@ -14,6 +14,7 @@ def age(moment):
 
 
 def register(app):
+    app.jinja_env.add_extension("jinja2.ext.do")   # the form macros gather a field's rules into a list
     app.jinja_env.globals["now"] = clock.now
     app.jinja_env.filters["age"] = age
     app.add_url_rule("/favicon.ico", "favicon",
