@@ -42,7 +42,7 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 
 from engine import clock, database, tasks, users  # noqa: E402
 from engine.access import Actor  # noqa: E402
-from web import create_app, throttle  # noqa: E402
+from web import create_app  # noqa: E402
 
 USERS, ROLES = 1000, 50
 KEY = "bench_linear"
@@ -161,7 +161,6 @@ class Filler:
 
 
 def signed_in_client(url):
-    throttle.reset()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options(url),
                       "SECRET_KEY": "bench-secret", "WTF_CSRF_ENABLED": False})
     client = app.test_client()

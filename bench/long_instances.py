@@ -28,7 +28,7 @@ from sqlalchemy import select  # noqa: E402
 
 from engine import database, instances, tasks, workflows  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
-from web import create_app, throttle  # noqa: E402
+from web import create_app  # noqa: E402
 
 KEY = "bench_loop"
 
@@ -69,7 +69,6 @@ def open_task(session, instance_id):
 
 
 def page_client(url, username):
-    throttle.reset()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options(url),
                       "SECRET_KEY": "bench-secret", "WTF_CSRF_ENABLED": False})
     client = app.test_client()

@@ -20,6 +20,18 @@ class Actor:
         return self.admin or role in self.roles
 
 
+# the names Baton itself acts under (timer starts, the console): no account may take one, or it would
+# see and act as what these did (history and "started by" name them)
+INTERNAL_NAMES = frozenset({"scheduler", "cli", "worker", "system"})
+
+
+def internal_actor(name):
+    """The admin Actor of one of Baton's own parts."""
+    if name not in INTERNAL_NAMES:
+        raise ValueError(f"{name!r} is not one of Baton's internal names")
+    return Actor(name, admin=True)
+
+
 def candidate_keys(roles, assignee=None, candidate_users=()):
     """Who may do a task: its assignee alone, else its roles and candidate users, else everyone."""
     if assignee:

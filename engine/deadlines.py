@@ -7,7 +7,7 @@ import re
 from modeller.elements import deadline_kind
 from modeller.normalise import juel_to_python
 
-from . import sandbox
+from . import calendars, sandbox, workdays
 
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
@@ -36,12 +36,15 @@ def as_utc(value):
 
 
 def resolve(text, data, ready_at):
-    """The moment `text` names, for a task that became ready at `ready_at`; None when empty."""
+    """The moment `text` names, for a task that became ready at `ready_at`; None when empty. A date that
+    falls on a day nobody works moves to the working day before it when it is counted back from the data
+    (an expression without `+`), to the one after it otherwise (see engine.calendars)."""
     if not text:
         return None
     kind = deadline_kind(text)
     if kind == "instant":
         return as_utc(text)
     if kind == "duration":
-        return ready_at + parse_duration(text)
-    return as_utc(sandbox.run(juel_to_python(text), dict(data)))
+        return workdays.to_working_day(calendars.active(), ready_at + parse_duration(text), backwards=False)
+    return workdays.to_working_day(calendars.active(), as_utc(sandbox.run(juel_to_python(text), dict(data))),
+                                   backwards="+" not in text)

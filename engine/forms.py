@@ -5,7 +5,7 @@ while any remains.
 """
 import datetime as _dt
 
-from .data import text_problem
+from .data import MAX_INT, text_problem
 
 MAX_TEXT = 10_000
 
@@ -15,7 +15,10 @@ def _long(value):
         raise ValueError
     if isinstance(value, float) and not value.is_integer():
         raise ValueError
-    return int(str(value).strip()) if isinstance(value, str) else int(value)
+    number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    if abs(number) > MAX_INT:   # `1e300` is a whole number too, of 997 bits
+        raise ValueError
+    return number
 
 
 def _boolean(value):
@@ -50,12 +53,12 @@ def _string(value):
     return str(value)
 
 
-_CONVERTERS = {"string": (_string, "text"), "long": (_long, "a whole number"),
+_CONVERTERS = {"string": (_string, "text"), "textarea": (_string, "text"), "long": (_long, "a whole number"),
                "boolean": (_boolean, "true or false"), "date": (_date, "a date (YYYY-MM-DD)")}
 
 
 def _bounds_error(field, value):
-    if field["type"] == "string":
+    if field["type"] in ("string", "textarea"):   # textarea: Camunda Modeler's multi-line text
         if field.get("minlength") and len(value) < int(field["minlength"]):
             return f"must be at least {field['minlength']} characters"
         if len(value) > int(field.get("maxlength") or MAX_TEXT):

@@ -16,15 +16,16 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import (clock, deadlines, definitions, driver, forms, history, inbox_counts, notifications, waiting,
-               workflow_cache, workflows)
-from .access import Actor, candidate_keys, may_do
+from . import (calendars, clock, deadlines, definitions, driver, forms, history, inbox_counts, lengths,
+               multi_instance, notifications, reminders, signal_relay, waiting, workflow_cache, workflows)
+from .access import candidate_keys, internal_actor, may_do
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid
-from .models import Event, HumanTask, Instance, TaskCandidate, fetch
+from .insight.visibility import may_see_instance
+from .models import HumanTask, Instance, TaskCandidate, fetch
 
 LABEL_FIELDS = ("title", "name", "subject", "label", "campaign", "client", "employee")
-SCHEDULER = Actor("scheduler", admin=True)
+SCHEDULER = internal_actor("scheduler")
 
 
 def get(session, instance_id):
@@ -45,19 +46,26 @@ def start_step_of(session, version):
     return start_step(definitions.bundle_of(session, version.definition_id), version.key)
 
 
-def may_start(actor, step):
-    return step is None or may_do(actor, candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))
+def may_start(session, actor, version, step):
+    """The start event's lane or candidates decide who starts a process; besides them, the person who
+    deployed this version may start it, to try what they drew."""
+    if step is None or may_do(actor, candidate_keys(step["roles"], step["assignee"], step["candidate_users"])):
+        return True
+    return definitions.get(session, version.definition_id).created_by == actor.username
 
 
 def start(session, key, data, actor):
+    calendars.keep_fresh(session)
     version = definitions.latest(session, key)
     bundle = definitions.bundle_of(session, version.definition_id)
     step = start_step(bundle, key)
-    if not may_start(actor, step):
+    if not may_start(session, actor, version, step):
         raise Forbidden(f"{actor.username} may not start {key!r} (roles: {', '.join(step['roles'])})")
-    values, errors = forms.validate(step["form"] if step else [], data or {})
+    data, lists = multi_instance.split_start_data(bundle.specs[key][0], data or {})   # a collection to fan out over
+    values, errors = forms.validate(step["form"] if step else [], data)
     if errors:
         raise Invalid("the start form has errors", errors)
+    values.update(lists)
     workflow = workflows.create(*bundle.specs[key])
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(values)
@@ -74,7 +82,7 @@ def _label(step, values):
     fields = [f["id"] for f in (step or {}).get("form", []) if f["type"] == "string"]
     for name in [n for n in LABEL_FIELDS if n in fields] + fields:
         if values.get(name):
-            return str(values[name])[:255]
+            return lengths.fit(str(values[name]), Instance.label)
     return None
 
 
@@ -105,6 +113,7 @@ def bundle_of(session, instance):
 def load(session, instance):
     """(bundle, workflow) of an instance about to change: the workflow this process kept after storing
     the instance's current state, else that state deserialised."""
+    calendars.keep_fresh(session)   # the working days its due dates and diagram code count with
     bundle = bundle_of(session, instance)
     kept = workflow_cache.take(instance.state)
     if kept is None:
@@ -139,6 +148,7 @@ class Change:
     waits_changed: bool = False                     # whether the event_waits rows must be rewritten
     guards: list = field(default_factory=list)      # Guard writes the change stands or falls with
     counts: Counter = field(default_factory=Counter)  # key → open tasks added under it (see inbox_counts)
+    retimed: list = field(default_factory=list)     # (statement, values): open tasks whose dates moved (plan.anchor)
 
 
 Guard = namedtuple("Guard", "statement values conflict")
@@ -218,6 +228,7 @@ def apply(session, change):
         raise
     if instance.status == "running":
         workflow_cache.keep(instance.state, change.workflow, change.open_after)
+    signal_relay.pass_on(session, instance.id, change.workflow)   # committed: its signals go to other instances
     _remember_shown(session, change)
     return instance
 
@@ -252,6 +263,8 @@ def _write_rows(session, connection, change):
             {"task_id": values["id"], "key": key, "shared": len(values["candidate_keys"]) > 1,
              "claimed_by": None, "due_at": values["due_at"], "created_at": values["created_at"]}
             for values in change.tasks for key in values["candidate_keys"]])
+    for statement, values in change.retimed:
+        driver.write(connection, statement, values)
     notifications.queue(session, change.notices)
     if change.waits_changed:
         waiting.write(session, change.instance.id, change.columns["waits"])
@@ -311,7 +324,8 @@ def _new_task(session, instance, bundle, task, now):
     step = _step_of(bundle, task)
     values = {"id": str(task.id), "instance_id": instance.id, "process_key": instance.process_key,
               "process_name": instance.process_name, "instance_label": instance.label,
-              "element_id": task.task_spec.bpmn_id, "name": step["name"], "lane": step["lane"],
+              "element_id": task.task_spec.bpmn_id, "name": lengths.fit(multi_instance.named_for(step["name"], task.data), HumanTask.name),
+              "item": multi_instance.item_of(task), "lane": step["lane"],
               "roles": step["roles"], "assignee": step["assignee"], "claimed_by": None, "state": "open",
               "form": step["form"], "documentation": step["documentation"], "due_at": None, "follow_up_at": None,
               "created_at": now,
@@ -322,6 +336,13 @@ def _new_task(session, instance, bundle, task, now):
         except Exception as error:  # a bad deadline must not lose the task: record why it has none
             history.record(session, instance, "deadline_error", values["element_id"], values["id"],
                            data={"field": key, "message": f"{step[key]!r}: {error}"})
+    try:
+        values["reminder_leads"] = reminders.leads(step)
+    except ValueError as error:  # a bad `reminders` entry: the server's default reminders instead
+        values["reminder_leads"] = reminders.server_leads()
+        history.record(session, instance, "deadline_error", values["element_id"], values["id"],
+                       data={"field": "reminders", "message": str(error)})
+    values["next_reminder_at"] = reminders.first(SimpleNamespace(**values), now)
     history.record(session, instance, "task_ready", values["element_id"], values["id"],
                    data={"roles": values["roles"], "assignee": values["assignee"]})
     return values
@@ -382,15 +403,8 @@ def retry(session, instance_id, actor, data=None):
 
 
 def took_part(session, instance, actor):
-    """Admins, the starter and anyone who acted on the instance or may act on it now may read it."""
-    if actor.admin or instance.started_by == actor.username:
-        return True
-    if session.scalar(select(Event.id).where(Event.instance_id == instance.id, Event.user == actor.username)
-                      .limit(1)) is not None:
-        return True
-    return session.scalar(select(HumanTask.id).join(TaskCandidate).where(
-        HumanTask.instance_id == instance.id, HumanTask.state == "open",
-        TaskCandidate.key.in_(actor.keys)).limit(1)) is not None
+    """Whether `actor` may read the instance (the rule is `insight.visibility`'s)."""
+    return may_see_instance(session, instance, actor)
 
 
 _OPEN_TASKS_SHOWN = (select(HumanTask.id, HumanTask.element_id, HumanTask.name, HumanTask.roles, HumanTask.assignee,

@@ -5,9 +5,9 @@ a message goes to the instances whose data matches its correlation, a signal to 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from sqlalchemy import select
 
-from . import history, instances, waiting
+from . import event_starts, event_subprocesses, history, instances, waiting
 from .data import plain
-from .errors import Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import EventWait, Instance
 
 
@@ -18,20 +18,28 @@ def _waiters(session, kind, name):
 
 
 def _matches(instance, correlation):
-    return all(instance.data.get(key) == value for key, value in correlation.items())
+    # a key the instance does not have matches nothing, not even a null: `{"no_such_key": null}` went to all
+    return all(key in instance.data and instance.data[key] == value for key, value in correlation.items())
+
+
+def _payload(event_definition, data):
+    """Camunda-flavoured message definitions keep the data under one name too."""
+    return {"payload": data, "result_var": "last_message"} if hasattr(event_definition, "result_var") else data
 
 
 def _deliver_to(session, instance, kind, name, data, actor_name):
     bundle, workflow = instances.load(session, instance)
     task, event_definition = waiting.catching(workflow, name)
-    if task is None:  # the projection was stale; nothing to do for this one
-        session.rollback()
-        return False
-    # message data joins the instance data; Camunda-flavoured definitions also keep it under one name
-    task.data.update(data)
-    payload = {"payload": data, "result_var": "last_message"} if hasattr(event_definition, "result_var") else data
-    workflow.send_event(BpmnEvent(event_definition, payload=payload))
-    history.record(session, instance, f"{kind}_received", waiting.catch_element(task, event_definition),
+    if task is None:   # none waits: an event subprocess may start on it (event_subprocesses.py)
+        element_id = event_subprocesses.trigger(workflow, name, data, lambda definition: _payload(definition, data))
+        if element_id is None:  # the projection was stale; nothing to do for this one
+            session.rollback()
+            return False
+    else:
+        task.data.update(data)   # message data joins the instance data
+        workflow.send_event(BpmnEvent(event_definition, payload=_payload(event_definition, data)))
+        element_id = waiting.catch_element(task, event_definition)
+    history.record(session, instance, f"{kind}_received", element_id,
                    user=actor_name, data={"name": name, "data": plain(data)})
     instances.commit_change(session, instance, workflow, bundle, instances.advance(session, instance, bundle, workflow))
     return True
@@ -59,12 +67,27 @@ def deliver(session, actor, name, correlation=None, data=None):
     correlation, data = correlation or {}, data or {}
     _check(actor, name, correlation, data)
     targets = [i for i in _waiters(session, "message", name) if _matches(i, correlation)]
-    if not targets:
+    if not targets:   # a message start event starts an instance; its correlation values identify it later
+        started = event_starts.start_on_message(session, actor, name, lambda instance: _deliver_to(
+            session, instance, "message", name, {**correlation, **data}, actor.username))
+        if started:
+            return started
         raise NotFound(f"no running instance is waiting for message {name!r}"
                        + (f" with correlation {correlation}" if correlation else ""))
     if not correlation:
         targets = targets[:1]   # an uncorrelated message goes to one waiter, the oldest
     return [i.id for i in targets if _deliver_to(session, i, "message", name, data, actor.username)]
+
+
+def relay(session, name, thrower_id):
+    """A signal instance `thrower_id` threw, to every other instance waiting for it (signal_relay.py);
+    one that changed meanwhile misses it rather than failing the thrower's change."""
+    for instance in _waiters(session, "signal", name):
+        if instance.id != thrower_id:
+            try:
+                _deliver_to(session, instance, "signal", name, {}, None)
+            except Conflict:
+                session.rollback()
 
 
 def broadcast(session, actor, name, data=None):

@@ -1,9 +1,9 @@
 """The tables. The inbox reads `human_tasks` and `task_candidates` only; the serialised workflow
 in `instances.state` is read solely when an instance changes."""
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, bindparam, select, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
@@ -35,6 +35,8 @@ def fetch(session, model, key, what):
 
 class User(Base):
     __tablename__ = "users"
+    # one account per name whatever its case: task identity compares names in lower case
+    __table_args__ = (Index("uq_users_username_lower", text("lower(username)"), unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     email: Mapped[str | None] = mapped_column(String(255))
@@ -63,6 +65,23 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
+class SignIn(Base):
+    """A signed-in browser session, kept on the server so signing out (or a new password) ends it for good."""
+    __tablename__ = "sign_ins"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)   # SHA-256 of the id in the session cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, for the throttle every web process shares (`engine.login_throttle`)."""
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))   # in lower case
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Definition(Base):
     """One upload: a diagram plus the files deployed with it, as uploaded."""
     __tablename__ = "definitions"
@@ -72,6 +91,7 @@ class Definition(Base):
     dialect: Mapped[str] = mapped_column(String(20))
     steps: Mapped[dict] = mapped_column(JSON, default=dict)
     problems: Mapped[list | None] = mapped_column(JSON)
+    warnings: Mapped[list | None] = mapped_column(JSON)     # accepted, but worth knowing (a call to nowhere yet)
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     files: Mapped[list["DefinitionFile"]] = relationship(order_by="DefinitionFile.position",
@@ -88,6 +108,7 @@ class DefinitionFile(Base):
     filename: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(10))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    lent_from: Mapped[int | None] = mapped_column(Integer)   # a called diagram copied from this definition
 
 
 class ProcessVersion(Base):
@@ -104,6 +125,9 @@ class ProcessVersion(Base):
 
 class Instance(Base):
     __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_started_by", "started_by"),                 # who took part
+                      Index("ix_instances_status_updated", "status", "updated_at"),   # stalled work
+                      Index("ix_instances_process_version", "process_key", "version"))  # analytics
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(255), index=True)
@@ -150,6 +174,8 @@ class HumanTask(Base):
         Index("ix_human_tasks_open_order", text("(due_at IS NULL)"), "due_at", "created_at", "id", **_only(_OPEN)),
         # the open task of a candidate row, without reading the task (SQLite needs `state` in it for that)
         Index("ix_human_tasks_open_visible", "id", "state", "claimed_by", "due_at", "created_at", **_only(_OPEN)),
+        Index("ix_human_tasks_open_process", "process_key", "element_id", **_only(_OPEN)),   # the pipeline board
+        Index("ix_human_tasks_next_reminder", "next_reminder_at", **_only(_OPEN)),   # the worker's reminders
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
@@ -162,6 +188,7 @@ class HumanTask(Base):
     roles: Mapped[list] = mapped_column(JSON, default=list)
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)   # splits waiting from working (analytics)
     state: Mapped[str] = mapped_column(String(20))
     form: Mapped[list] = mapped_column(JSON, default=list)
     documentation: Mapped[str | None] = mapped_column(Text)
@@ -170,7 +197,10 @@ class HumanTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_by: Mapped[str | None] = mapped_column(String(80))
-    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)   # the last reminder sent
+    reminder_leads: Mapped[list | None] = mapped_column(JSON)   # seconds before the due date, one per reminder
+    item: Mapped[object] = mapped_column(JSON, nullable=True)   # the multi-instance item the task is about
+    next_reminder_at: Mapped[datetime | None] = mapped_column(DateTime)   # see engine.reminders
     overdue_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     candidate_keys: Mapped[list | None] = mapped_column(JSON)   # who may do it (see TaskCandidate.key)
 
@@ -207,6 +237,7 @@ class InboxCount(Base):
 class Event(Base):
     """The append-only audit trail of an instance."""
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_user_instance", "user", "instance_id"),)   # the instances one acted on
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
@@ -215,6 +246,48 @@ class Event(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     user: Mapped[str | None] = mapped_column(String(80))
     data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class CalendarFeed(Base):
+    """A person's secret calendar address (`/calendar/<secret>.ics`): shown to them, renewable."""
+    __tablename__ = "calendar_feeds"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
+class Calendar(Base):
+    """Working days and hours with their public holidays: what `working_days(n)` and the plan count with.
+    One calendar is the default."""
+    __tablename__ = "calendars"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    working_days: Mapped[list] = mapped_column(JSON, default=lambda: [1, 2, 3, 4, 5])   # ISO weekdays, Monday = 1
+    day_starts: Mapped[str] = mapped_column(String(5), default="09:00")
+    day_ends: Mapped[str] = mapped_column(String(5), default="17:00")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    holidays: Mapped[list["Holiday"]] = relationship(order_by="Holiday.day", cascade="all, delete-orphan",
+                                                     lazy="selectin")
+
+
+class Holiday(Base):
+    __tablename__ = "holidays"
+    __table_args__ = (UniqueConstraint("calendar_id", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class TimeOff(Base):
+    """Days a person is away (first and last day included)."""
+    __tablename__ = "time_off"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(255))
 
 
 class EventWait(Base):

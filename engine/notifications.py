@@ -7,9 +7,12 @@ and a failed delivery is retried with back-off. Channels: in-app (the bell), ema
 Slack and Teams incoming webhooks accept).
 """
 import json
+import logging
 import os
 import re
 import smtplib
+import ssl
+from contextlib import contextmanager
 import urllib.request
 from datetime import timedelta
 from email.message import EmailMessage
@@ -18,15 +21,12 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Integer, String, bindparam, cast, func, insert, literal, null, or_, select, union_all
 
-from . import clock, driver, history
+from . import clock, driver, history, lengths, reminders
 from .models import HumanTask, Instance, Notification, User, UserRole
 
+log = logging.getLogger("baton.notifications")
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 30
-
-
-def reminder_lead():
-    return timedelta(hours=float(os.environ.get("BATON_REMINDER_HOURS", 24)))
 
 
 def manager_role():
@@ -99,7 +99,8 @@ def _notices(people, kind, subject, body, row, roles=()):
     ((username or None, roles), see `owners`), and one per role webhook; as (statement, values) pairs."""
     named, people_roles = people
     now = clock.now()
-    common = {"kind": kind, "subject": subject, "body": body, "instance_id": row.instance_id, "task_id": row.id}
+    common = {"kind": kind, "subject": lengths.fit(subject, Notification.subject), "body": body,
+              "instance_id": row.instance_id, "task_id": row.id}
     writes = []
     if named or people_roles:
         writes.append((_to_people(bool(named), len(people_roles)),
@@ -130,11 +131,15 @@ def email_step(session, instance, element_id, step, data):
     """Queue the email an email step (service or send task) describes; returns the notification."""
     properties = step.get("properties", {})
     notice = Notification(channel="email", kind="email_step", target=fill(properties.get("to"), data).strip(),
-                          subject=fill(properties.get("subject") or step["name"], data)[:255],
+                          subject=lengths.fit(fill(properties.get("subject") or step["name"], data),
+                                              Notification.subject),
                           body=fill(properties.get("body"), data), instance_id=instance.id, status="pending",
                           next_attempt_at=clock.now())
     if not notice.target:
         raise ValueError(f"email step {element_id!r} has no recipient (set the `to` property)")
+    if lengths.too_long(notice.target, Notification.target):
+        raise ValueError(f"email step {element_id!r}: the recipient is longer than "
+                         f"{lengths.limit(Notification.target)} characters")
     session.add(notice)
     return notice
 
@@ -148,44 +153,86 @@ def _describe(row):
 def for_new_task(session, row):
     """The notices of a task that became ready, for the change that creates its row to queue."""
     subject, body = _describe(row)
+    if reminders.folded(row, row.created_at):
+        body += " The due date is close: this is also your reminder."
     return _notices(owners(row), "task_ready", f"New task: {subject}", f"Ready for you: {body}", row,
                     row.roles)
 
 
+def about_task(row, kind, heading, people=None):
+    """The notices of a manager's action on an open task, through each person's channels: a nudge to its
+    holders (`owners`, and the role webhooks), or a hand-over to `people` ((username, ()))."""
+    subject, body = _describe(row)
+    return _notices(people or owners(row), kind, f"{heading}: {subject}", f"{heading}: {body}", row,
+                    () if people else row.roles)
+
+
+def _when(moment):
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "no date"
+
+
+def for_moved_dates(moves):
+    """The notices of one change that moved due dates, [(row, old, new)]: one per owner, naming every
+    step of theirs that moved with its old and new date."""
+    by_owner = {}
+    for row, old, new in moves:
+        by_owner.setdefault(owners(row), []).append((row, old, new))
+    writes = []
+    for people, moved in by_owner.items():
+        first = moved[0][0]
+        subject, _ = _describe(first)
+        body = "\n".join(f"“{row.name}” was due {_when(old)}, now due {_when(new)}." for row, old, new in moved)
+        writes += _notices(people, "date_moved", f"Date moved: {subject}", body, first, first.roles)
+    return writes
+
+
 def send_reminders(session, now):
-    """A reminder before each deadline (at the follow-up date, else BATON_REMINDER_HOURS before)."""
-    lead, sent = reminder_lead(), 0
-    # the index on (state, due_at) narrows this to tasks due within the lead time, or with a follow-up date
-    rows = session.scalars(select(HumanTask).where(
-        HumanTask.state == "open", HumanTask.reminder_sent_at.is_(None),
-        or_(HumanTask.due_at <= now + lead, HumanTask.follow_up_at <= now))).all()
+    """The reminders whose moment has come (see `engine.reminders`); one per task and run, however many
+    moments a stopped worker missed, and none once the task is overdue (the overdue notice says it all)."""
+    sent = 0
+    rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.next_reminder_at <= now)).all()
     for row in rows:
-        at = row.follow_up_at or row.due_at - lead
-        if at > now or (row.due_at is not None and row.due_at <= now):
-            continue   # not yet; or already overdue, where the overdue notice says it all
-        subject, body = _describe(row)
-        queue(session, _notices(owners(row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
-                                row.roles))
-        row.reminder_sent_at = now
-        sent += 1
-    session.commit()
+        with each_alone(session, row):
+            row.next_reminder_at = reminders.next_after(row, now)
+            if row.due_at is not None and row.due_at <= now:
+                continue
+            subject, body = _describe(row)
+            queue(session, _notices(owners(row), "reminder", f"Reminder: {subject}", f"Coming up: {body}", row,
+                                    row.roles))
+            row.reminder_sent_at = now
+            sent += 1
     return sent
+
+
+@contextmanager
+def each_alone(session, row):
+    """One task's notices in their own transaction: a row the database refuses is logged and skipped
+    (and tried again next pass), and never stops the notices of everyone else."""
+    task_id = row.id
+    try:
+        yield
+        session.commit()
+    except Exception:  # noqa: BLE001 - isolating one row is the point
+        session.rollback()
+        log.exception("notices of task %s could not be queued; the others go on", task_id)
 
 
 def mark_overdue(session, now):
     """An overdue notice to the owners and to the manager role when a deadline passes."""
     rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.due_at <= now,
                                                    HumanTask.overdue_sent_at.is_(None))).all()
+    marked = 0
     for row in rows:
-        subject, body = _describe(row)
-        named, roles = owners(row)
-        queue(session, _notices((named, (*roles, manager_role())), "overdue", f"Overdue: {subject}",
-                                f"Overdue: {body}", row, row.roles))
-        row.overdue_sent_at = now
-        history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,
-                       data={"due_at": row.due_at.isoformat()})
-    session.commit()
-    return len(rows)
+        with each_alone(session, row):
+            subject, body = _describe(row)
+            named, roles = owners(row)
+            queue(session, _notices((named, (*roles, manager_role())), "overdue", f"Overdue: {subject}",
+                                    f"Overdue: {body}", row, row.roles))
+            row.overdue_sent_at = now
+            history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,
+                           data={"due_at": row.due_at.isoformat()})
+            marked += 1
+    return marked
 
 
 def _send_email(notification):
@@ -200,18 +247,26 @@ def _send_email(notification):
     client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     with client_class(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as client:
         if url.username:
+            if url.scheme == "smtp":   # never a password in plain text: STARTTLS, or refuse (the server lacks it)
+                client.starttls(context=ssl.create_default_context())
             client.login(unquote(url.username), unquote(url.password or ""))
         client.send_message(message)
 
 
 def _send_webhook(notification):
-    body = json.dumps({"text": f"{notification.subject}\n{notification.body}", "kind": notification.kind,
+    body = json.dumps({"text": _slack_text(f"{notification.subject}\n{notification.body}"), "kind": notification.kind,
                        "instance_id": notification.instance_id, "task_id": notification.task_id}).encode()
     request = urllib.request.Request(notification.target, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - admin-configured URL
         if response.status >= 300:
             raise RuntimeError(f"webhook answered {response.status}")
+
+
+def _slack_text(text):
+    """Titles and names are people's text, not markup: Slack reads `<!channel>` as a ping and
+    `<https://evil|Open>` as a disguised link. Its escaping rule is these three characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 SENDERS = {"email": _send_email, "webhook": _send_webhook}
@@ -249,7 +304,13 @@ def run_due(session, now):
 def unread(session, username, limit=20):
     query = select(Notification).where(Notification.recipient == username, Notification.channel == "app",
                                        Notification.read_at.is_(None))
-    return session.scalars(query.order_by(Notification.id.desc()).limit(limit)).all()
+    return session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
+
+
+def of_person(session, username, limit=100):
+    """A person's in-app notices, read or not, newest first."""
+    query = select(Notification).where(Notification.recipient == username, Notification.channel == "app")
+    return session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
 
 
 def unread_count(session, username):

@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -52,6 +53,8 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+from . import workdays
 
 MAX_STEPS = 200_000          # traced lines per evaluation
 MAX_SECONDS = 2.0            # wall clock per evaluation
@@ -73,7 +76,8 @@ _PASS_THROUGH = {cls.__name__: cls for cls in (
     NameError, KeyError, TypeError, ValueError, ZeroDivisionError, IndexError, AttributeError, ArithmeticError,
     OverflowError, AssertionError, LookupError, RuntimeError, UnboundLocalError, NotImplementedError)}
 # exception classes that are not for diagram code (they stop interpreters, not computations)
-_HIDDEN_BUILTINS = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException", "pow"}
+# and `id`/`hash`, which give away memory addresses
+_HIDDEN_BUILTINS = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException", "pow", "id", "hash"}
 
 
 class SandboxError(Exception):
@@ -170,7 +174,7 @@ def _str_join(separator):
     def join(items):
         items = list(items)
         if len(items) > MAX_SEQUENCE or \
-                sum(len(i) if isinstance(i, str) else 0 for i in items) + len(separator) * len(items) > MAX_SEQUENCE:
+                sum(len(i) if isinstance(i, (str, bytes)) else 0 for i in items) + len(separator) * len(items) > MAX_SEQUENCE:
             raise SandboxError(f"result too large (more than {MAX_SEQUENCE} characters)")
         return separator.join(items)
     return join
@@ -198,6 +202,11 @@ class _Policy(RestrictingNodeTransformer):
             self.error(node, "f-string format widths must be constants below 1000")
         return self.node_contents_visit(node)
 
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in HELPER_NAMES:
+            self.error(node, f"{node.id!r} is the name of a helper; give the variable another name")
+        return super().visit_Name(node)
+
     def visit_Import(self, node):
         self.error(node, "import is not allowed in diagram code; use the helpers (date, days, now, ...)")
         return node
@@ -219,14 +228,39 @@ class _Policy(RestrictingNodeTransformer):
 
 
 def _getattr(obj, name, default=None):
-    if isinstance(obj, str):
+    """Guarded attribute access. Text methods that widen are refused, and those that may grow text
+    are guarded, on a value (`'a'.ljust`) and on its type alike (`str.ljust('a', 10**8)`)."""
+    text = isinstance(obj, (str, bytes))
+    if text or obj is str:
         if name in _WIDENING_METHODS:
             raise SandboxError(f"str.{name} is not available in diagram code")
-        if name == "replace":
-            return _str_replace(obj)
-        if name == "join":
-            return _str_join(obj)
+        if name in _TEXT_GUARDS:
+            guard = _TEXT_GUARDS[name]
+            return _Helper(name, guard(obj) if text else lambda value, *args: guard(value)(*args))
+    if name == "to_bytes" and (isinstance(obj, int) or obj is int):
+        raise SandboxError("int.to_bytes is not available in diagram code")
     return safer_getattr(obj, name, default)
+
+
+_TEXT_GUARDS = {"replace": _str_replace, "join": _str_join}
+
+
+class _Helper:
+    """A helper as diagram code sees it: callable, and shown by name, never by memory address
+    (`repr`, `str`, `hash` and f-strings of a plain function reveal where it lives)."""
+    __slots__ = ("_name", "_function")
+
+    def __init__(self, name, function):
+        self._name, self._function = name, function
+
+    def __call__(self, *args, **kwargs):
+        return self._function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<helper {self._name}>"
+
+    def __hash__(self):
+        return hash(self._name)
 
 
 def _range(*args):
@@ -245,6 +279,16 @@ def _parse_date(value):
 
 
 _moment = threading.local()    # the runtime's "now" for the evaluation under way (see engine.clock)
+_calendar = {"value": workdays.EVERY_DAY}   # the working days `working_days(n)` counts (see engine.calendars)
+
+
+def use_calendar(calendar):
+    """The working days diagram code counts with from now on, in this process's requests to the sandbox."""
+    _calendar["value"] = calendar
+
+
+def current_calendar():
+    return _calendar["value"]
 
 
 def _now_utc():
@@ -266,16 +310,19 @@ def _helpers():
     allowed = {name: safe_builtins[name] for name in safe_builtins
                if not name.startswith("_") and name not in _HIDDEN_BUILTINS}
     allowed.update({
-        "range": _range, "len": len, "sum": _guarded(sum), "min": min, "max": max, "abs": abs, "round": round,
-        "sorted": _guarded(sorted), "any": any, "all": all, "enumerate": enumerate, "zip": zip,
+        "len": len, "min": min, "max": max, "abs": abs, "round": round,
+        "any": any, "all": all, "enumerate": enumerate, "zip": zip,
         "list": list, "dict": dict, "set": set, "map": map, "filter": filter,
-        "reversed": reversed, "pow": _pow,
-        "days": lambda n: _dt.timedelta(days=n), "hours": lambda n: _dt.timedelta(hours=n),
-        "minutes": lambda n: _dt.timedelta(minutes=n), "weeks": lambda n: _dt.timedelta(weeks=n),
-        "date": _parse_date, "timedelta": _dt.timedelta,
-        "today": lambda: _now_utc().date(), "now": _now_utc,
+        "reversed": reversed, "timedelta": _dt.timedelta,
         "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
     })
+    allowed.update({name: _Helper(name, function) for name, function in {
+        "range": _range, "sum": _guarded(sum), "sorted": _guarded(sorted), "pow": _pow,
+        "days": lambda n: _dt.timedelta(days=n), "hours": lambda n: _dt.timedelta(hours=n),
+        "minutes": lambda n: _dt.timedelta(minutes=n), "weeks": lambda n: _dt.timedelta(weeks=n),
+        "date": _parse_date, "today": lambda: _now_utc().date(), "now": _now_utc,
+        "working_days": lambda n: workdays.WorkingDays(n, _calendar["value"]),
+    }.items()})
     return {
         "__builtins__": allowed,
         "_getattr_": _getattr,
@@ -285,7 +332,7 @@ def _helpers():
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
         "_inplacevar_": _inplace,
-        "_print_": None,
+        "_print_": PrintCollector,   # print() in a diagram's script: collected into `printed`, shown nowhere
         "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift, "_add_": _add, "_mod_": _mod,
     }
 
@@ -591,6 +638,7 @@ def _serve():
         try:
             request = json.loads(body)
             source, mode, moment = request["source"], request["mode"], request["now"]
+            _calendar["value"] = request.get("calendar") or workdays.EVERY_DAY
             _moment.value = _dt.datetime.fromisoformat(moment)
             reply = _evaluate(source, mode, _decode(request["names"]))
             payload = _dumps(reply)
@@ -755,14 +803,16 @@ def run(source, names, mode="eval"):
     compile_code(source, mode)
     budget, encoded = _Budget(), []
     for key, value in names.items():
-        if not isinstance(key, str) or key.startswith("_"):
+        # a helper's name always means the helper: data named `date` or `now` would hide it
+        if not isinstance(key, str) or key.startswith("_") or key in HELPER_NAMES:
             continue
         try:
             encoded.append([key, _encode(value, budget)])
         except _Unstorable:
             continue
     from . import clock
-    request = _dumps({"source": source, "mode": mode, "now": clock.now().isoformat(), "names": {"d": encoded}})
+    request = _dumps({"source": source, "mode": mode, "now": clock.now().isoformat(), "names": {"d": encoded},
+                      "calendar": _calendar["value"]})
     try:
         reply = json.loads(_POOL.call(request))
     except ValueError:

@@ -10,10 +10,12 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import bindparam, distinct, func, or_, select, text, true, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, driver, forms, history, instances, workflows
+from . import clock, driver, forms, history, instances, notifications, workflows
+from .plan import anchor as plan_anchor
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .insight.visibility import sees_all
 from .models import CLAIMED, SHARED, SINGLE, HumanTask, InboxCount, Instance, TaskCandidate, fetch
 
 TABS = ("mine", "roles", "all")
@@ -68,10 +70,9 @@ def open_query(actor, tab="all", process_key=None, role=None, search=None):
     query = select(HumanTask).where(HumanTask.state == "open")
     if tab == "mine":
         query = query.where(_mine(actor.username))
-    else:
-        query = query.where(or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == actor.username))
-        if not (actor.admin and tab == "all"):
-            query = query.where(_for_any_of(_role_keys(actor) if tab == "roles" else actor.keys))
+    elif not (tab == "all" and sees_all(actor)):   # managers and admins see every open task, claimed or not
+        query = query.where(_claimable_by(actor.username),
+                            _for_any_of(_role_keys(actor) if tab == "roles" else actor.keys))
     if process_key:
         query = query.where(HumanTask.process_key == process_key)
     if role:
@@ -81,6 +82,10 @@ def open_query(actor, tab="all", process_key=None, role=None, search=None):
         query = query.where(or_(HumanTask.name.ilike(pattern), HumanTask.instance_label.ilike(pattern),
                                 HumanTask.process_name.ilike(pattern)))
     return query
+
+
+def _claimable_by(username, claimed_by=HumanTask.claimed_by):
+    return or_(claimed_by.is_(None), claimed_by == username)
 
 
 def _role_keys(actor):
@@ -96,7 +101,7 @@ def _for_any_of(keys, task_id=HumanTask.id):
 def _from_own_keys(actor, tab, filters):
     """Whether the tab is a plain inbox of the actor's keys, read from `task_candidates` alone: what a
     person sees unfiltered (filters, `mine` and an admin's `all` take the general query)."""
-    return tab in ("roles", "all") and not any(filters.values()) and not (actor.admin and tab == "all")
+    return tab in ("roles", "all") and not any(filters.values()) and not (sees_all(actor) and tab == "all")
 
 
 def _claimable():
@@ -149,6 +154,8 @@ def open_page(session, actor, tab="all", limit=50, offset=0, **filters):
 
 def open_for(session, actor, tab="all", limit=50, offset=0, **filters):
     """(tasks, total): one page and the size of `tab`."""
+    if tab not in TABS:
+        raise Invalid(f"no tab {tab!r}", [{"field": "tab", "message": f"must be one of {', '.join(TABS)}"}])
     return open_page(session, actor, tab, limit, offset, **filters), counts(session, actor, **filters)[tab]
 
 
@@ -184,8 +191,9 @@ def counts(session, actor, **filters):
     else:
         mine = select(func.count()).select_from(open_query(actor, "mine", **filters).subquery()).scalar_subquery()
         everything = open_query(actor, "all", **filters).subquery()
-        row = session.execute(select(mine, func.count().filter(_for_any_of(_role_keys(actor), everything.c.id)),
-                                     func.count()).select_from(everything)).one()
+        in_roles = func.count().filter(_for_any_of(_role_keys(actor), everything.c.id),
+                                       _claimable_by(actor.username, everything.c.claimed_by))
+        row = session.execute(select(mine, in_roles, func.count()).select_from(everything)).one()
     return dict(zip(TABS, row))
 
 
@@ -205,7 +213,8 @@ def _held_by_nobody_else():
             or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by == bindparam("actor")))
 
 
-_TAKERS = {"claim": update(HumanTask.__table__).where(*_held_by_nobody_else()).values(claimed_by=bindparam("actor")),
+_TAKERS = {"claim": update(HumanTask.__table__).where(*_held_by_nobody_else()).values(claimed_by=bindparam("actor"),
+                                                                                       claimed_at=bindparam("at")),
            "complete": update(HumanTask.__table__).where(*_held_by_nobody_else()).values(
                state="completed", completed_at=bindparam("at"), completed_by=bindparam("actor"))}
 
@@ -229,7 +238,7 @@ def _taking(row, actor, how, at):
 
 def _taken(row, actor, how, at):
     """The session's task object as the take left the row."""
-    taken = ({"claimed_by": actor.username} if how == "claim" else
+    taken = ({"claimed_by": actor.username, "claimed_at": at} if how == "claim" else
              {"state": "completed", "completed_at": at, "completed_by": actor.username})
     for column, value in taken.items():
         set_committed_value(row, column, value)
@@ -245,6 +254,22 @@ def _claim(session, row, actor):
     _taken(row, actor, "claim", at)
 
 
+_HAND_OVER = (update(HumanTask.__table__).where(HumanTask.id == bindparam("task_id"), HumanTask.state == "open")
+              .values(claimed_by=bindparam("holder"), claimed_at=bindparam("at")))
+
+
+def hand_over(session, row, username):
+    """Make `username` the holder of open task `row`, as if they had claimed it (a manager's reassignment;
+    the caller checked that they may do it). Conflict if the task closed meanwhile."""
+    at = clock.now()
+    if not driver.write(session.connection(), _HAND_OVER, {"task_id": row.id, "holder": username, "at": at}):
+        session.rollback()
+        raise Conflict(f"task {row.name!r} is no longer open")
+    _set_claimer(session, row.id, username)
+    for column, value in (("claimed_by", username), ("claimed_at", at)):
+        set_committed_value(row, column, value)
+
+
 def unclaim(session, task_id, actor):
     row = get(session, task_id)
     if not may_see(actor, row):
@@ -256,7 +281,8 @@ def unclaim(session, task_id, actor):
     if row.claimed_by != actor.username and not actor.admin:
         raise Forbidden(f"task {row.name!r} is claimed by {row.claimed_by}; only they or an admin may release it")
     changed = session.execute(update(HumanTask).where(HumanTask.id == row.id, HumanTask.claimed_by == row.claimed_by)
-                              .values(claimed_by=None).execution_options(synchronize_session=False)).rowcount
+                              .values(claimed_by=None, claimed_at=None)
+                              .execution_options(synchronize_session=False)).rowcount
     if not changed:
         session.rollback()
         raise Conflict(f"task {row.name!r} changed meanwhile")
@@ -281,11 +307,17 @@ def complete(session, task_id, actor, data):
     values, errors = forms.validate(row.form, data if data is not None else {}, task.data)
     if errors:
         raise Invalid("the form has errors", errors)
+    before = dict(task.data)
     task.data.update(values)
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,
                    data=plain(values))
-    change = instances.prepare(session, instance, workflow, bundle, workflows.run(workflow, task) or
-                               instances.advance(session, instance, bundle, workflow), completing=row.id)
+    incident = workflows.run(workflow, task) or instances.advance(session, instance, bundle, workflow)
+    moved, retimed = plan_anchor.redate(session, instance, bundle, workflow, before,   # the form moved a date
+                                        {key: value for key, value in values.items() if before.get(key) != value},
+                                        completing=row.id)
+    change = instances.prepare(session, instance, workflow, bundle, incident, completing=row.id)
+    change.retimed += retimed
+    change.notices += notifications.for_moved_dates(moved)
     at = clock.now()
     change.guards.append(_taking(row, actor, "complete", at))   # the race with another claim or completion
     instances.apply(session, change)   # is decided there; the task's candidate rows go with the change
@@ -298,5 +330,5 @@ def describe(row, actor=None):
             "process_name": row.process_name, "instance_label": row.instance_label, "element_id": row.element_id,
             "name": row.name, "lane": row.lane, "roles": row.roles, "assignee": row.assignee,
             "claimed_by": row.claimed_by, "state": row.state, "created_at": row.created_at, "due_at": row.due_at,
-            "documentation": row.documentation, "form": row.form,
+            "documentation": row.documentation, "form": row.form, "item": row.item,
             "may_do": may_see(actor, row) if actor else None}

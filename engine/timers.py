@@ -1,12 +1,15 @@
 """Firing due BPMN timers. The database is the queue: `instances.next_timer_at` says which
 instances have a timer due, each is fired in its own transaction, and the instance's optimistic
 lock (plus `SKIP LOCKED` on PostgreSQL) makes sure two workers never fire the same timer twice."""
+import logging
+
 from sqlalchemy import select
 
 from . import clock, history, instances, waiting
 from .errors import Conflict
 from .models import Instance
 
+log = logging.getLogger("baton.timers")
 MAX_ROUNDS = 100  # a cycle timer missed many times fires once per round, oldest first
 
 
@@ -60,6 +63,14 @@ def _fire(session, instance_id, now):
 
 
 def fire_due(session, now=None, limit=500):
-    """Fire what is due, oldest first; return the number of timers fired."""
+    """Fire what is due, oldest first; return the number of timers fired. An instance whose change the
+    database refuses is logged and skipped: it never holds up the timers of the others."""
     now = now or clock.now()
-    return sum(fire_instance(session, instance_id, now) for instance_id in due_instances(session, now, limit))
+    fired = 0
+    for instance_id in due_instances(session, now, limit):
+        try:
+            fired += fire_instance(session, instance_id, now)
+        except Exception:  # noqa: BLE001 - isolating one instance is the point
+            session.rollback()
+            log.exception("timers of instance %s could not fire; the others go on", instance_id)
+    return fired

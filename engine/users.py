@@ -2,15 +2,16 @@
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import driver
-from .access import Actor
+from . import clock, driver, lengths
+from .access import INTERNAL_NAMES, Actor
 from .errors import Conflict, Invalid, NotFound
-from .models import MAX_ID, ApiToken, User, UserRole
+from .models import ApiToken, SignIn, User, UserRole
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
 _EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,189}$")
@@ -26,16 +27,6 @@ def actor(user):
     return Actor(user.username, frozenset(user.role_names), user.is_admin)
 
 
-_WITH_ROLES = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
-
-
-def by_id(session, user_id):
-    """The user with their roles, in one read (every page asks for the signed-in user), or None."""
-    if not 0 < user_id <= MAX_ID:
-        return None
-    return session.execute(_WITH_ROLES, {"user_id": user_id}).unique().scalar_one_or_none()
-
-
 def find(session, username):
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -43,22 +34,29 @@ def find(session, username):
     return user
 
 
+def find_active(session, username):
+    """The active user called `username`, or None."""
+    return session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+
+
 def create(session, username, password, roles=(), admin=False, email=None):
     errors = []
     if not isinstance(username, str) or not _USERNAME.match(username):
         errors.append({"field": "username", "message": "use 1-80 letters, digits, . _ @ or -"})
+    elif username.lower() in INTERNAL_NAMES:
+        errors.append({"field": "username", "message": f"{username!r} is a name Baton itself acts under; choose another"})
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         errors.append({"field": "password", "message": f"must be at least {MIN_PASSWORD} characters"})
-    if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
-        errors.append({"field": "roles", "message": "must be a list of role names"})
+    errors += _role_errors(roles)
     if not isinstance(admin, bool):
         errors.append({"field": "admin", "message": "must be true or false"})
-    if email not in (None, "") and not (isinstance(email, str) and _EMAIL.match(email)):
-        errors.append({"field": "email", "message": "must be an email address such as ana@example.com"})
+    errors += _email_errors(email)
     if errors:
         raise Invalid("invalid user", errors)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists", [{"field": "username", "message": "already exists"}])
+    # task identity compares names in lower case: `ANA` next to `ana` would do ana's tasks
+    existing = session.scalar(select(User.username).where(func.lower(User.username) == username.lower()))
+    if existing is not None:
+        raise Conflict(f"user {existing!r} already exists", [{"field": "username", "message": "already exists"}])
     user = User(username=username, password_hash=generate_password_hash(password), is_admin=admin, email=email or None,
                 roles=[UserRole(role=r) for r in normalise_roles(roles)])
     session.add(user)
@@ -66,7 +64,24 @@ def create(session, username, password, roles=(), admin=False, email=None):
     return user
 
 
+def _role_errors(roles):
+    if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
+        return [{"field": "roles", "message": "must be a list of role names"}]
+    if any(lengths.too_long(r.strip(), UserRole.role) for r in roles):
+        return [{"field": "roles", "message": f"a role name may have at most {lengths.limit(UserRole.role)} characters"}]
+    return []
+
+
+def _email_errors(email):
+    if email not in (None, "") and not (isinstance(email, str) and _EMAIL.match(email.strip())):
+        return [{"field": "email", "message": "must be an email address such as ana@example.com"}]
+    return []
+
+
 def update(session, username, roles=None, admin=None, active=None, password=None, email=None):
+    errors = (_role_errors(roles) if roles is not None else []) + _email_errors(email)
+    if errors:
+        raise Invalid("invalid user", errors)
     user = find(session, username)
     if email is not None:
         user.email = email.strip() or None
@@ -81,8 +96,63 @@ def update(session, username, roles=None, admin=None, active=None, password=None
             raise Invalid("password too short", [{"field": "password",
                                                   "message": f"must be at least {MIN_PASSWORD} characters"}])
         user.password_hash = generate_password_hash(password)
+        _end_sign_ins(session, user)
+    if active is False:
+        _end_sign_ins(session, user)
     session.commit()
     return user
+
+
+def _end_sign_ins(session, user):
+    """A new or reset password (or a deactivation) ends what the old one gave: every session, every token."""
+    session.execute(delete(SignIn).where(SignIn.user_id == user.id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def sign_in(session, user, lifetime_seconds):
+    """A new server-side session for `user`; returns the id its cookie carries (only its digest is kept).
+    The user's sessions older than `lifetime_seconds` are deleted on the way."""
+    now = clock.now()
+    session.execute(delete(SignIn).where(SignIn.user_id == user.id,
+                                         SignIn.created_at < now - timedelta(seconds=lifetime_seconds)))
+    secret = secrets.token_urlsafe(32)
+    session.add(SignIn(id=_digest(secret), user_id=user.id, created_at=now))
+    session.commit()
+    return secret
+
+
+_SIGNED_IN = (select(User).options(joinedload(User.roles)).join(SignIn, SignIn.user_id == User.id)
+              .where(SignIn.id == bindparam("digest"), User.active.is_(True)))
+
+
+def by_sign_in(session, secret):
+    """The active user of the session whose cookie carries `secret`, with their roles; None once it ended."""
+    return session.execute(_SIGNED_IN, {"digest": _digest(secret)}).unique().scalar_one_or_none()
+
+
+def sign_out(session, secret):
+    """End one session on the server: its cookie, wherever it was copied to, signs nobody in again."""
+    session.execute(delete(SignIn).where(SignIn.id == _digest(secret)))
+    session.commit()
+
+
+def tokens_of(session, user):
+    """A person's API tokens (their secrets are not kept: id and age tell them apart), newest first."""
+    return session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                           .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
+
+
+def revoke_token(session, user, token_id):
+    """Delete one of `user`'s tokens; NotFound when they hold no such token."""
+    gone = session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)).rowcount
+    if not gone:
+        session.rollback()
+        raise NotFound(f"no token {token_id}")
+    session.commit()
 
 
 def authenticate(session, username, password):

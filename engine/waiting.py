@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from sqlalchemy import bindparam, delete, insert
 
-from . import clock, driver
+from . import clock, driver, event_subprocesses
 from .models import EventWait
 
 TIMER_TYPES = {"TimerEventDefinition", "TimeDateEventDefinition", "DurationTimerEventDefinition",
@@ -85,7 +85,7 @@ def next_timer(workflow):
 def catchable(workflow):
     """{(kind, name)} of messages and signals the workflow is waiting for."""
     return {(CATCH_KINDS[type(item).__name__], item.name) for _, item in _waiting(workflow)
-            if type(item).__name__ in CATCH_KINDS}
+            if type(item).__name__ in CATCH_KINDS} | event_subprocesses.waits(workflow)
 
 
 def catching(workflow, name):

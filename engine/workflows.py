@@ -35,7 +35,9 @@ from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator
 
-from . import joins, sandbox
+from . import bounds, joins, sandbox  # noqa: F401 - bounds wraps SpiffWorkflow's timers, fan-out, DMN
+from . import call_data, dmn, multi_instance  # noqa: F401 - call mappings, DMN results, MI results
+from . import event_subprocesses
 
 MAX_TREE_DEPTH = 1_000_000
 MAX_STEPS = 5_000      # automatic steps one user action may cause
@@ -180,7 +182,7 @@ def waiting_service_tasks(workflow):
 
 
 def reached_end(workflow):
-    return any(isinstance(t.task_spec, EndEvent) and t.workflow is workflow
+    return any(isinstance(t.task_spec, EndEvent) and (t.workflow is workflow or event_subprocesses.ran(t, workflow))
                for t in workflow.get_tasks(state=TaskState.COMPLETED))
 
 

@@ -12,7 +12,7 @@ from .normalise import juel_to_python, quote_timer
 from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
-FORM_TYPES = {"string", "long", "boolean", "date", "enum"}
+FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum"}
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
@@ -92,8 +92,30 @@ def human_steps(root):
                 "due": (element.get(_c("dueDate")) or "").strip() or None,
                 "follow_up": (element.get(_c("followUpDate")) or "").strip() or None,
                 "documentation": _documentation(element), "form": fields,
+                "estimate": _property(element, "estimate"),   # ISO duration the team expects the step to take
+                "reminders": _property(element, "reminders") or _process_property(element, "reminders"),
             }
     return steps
+
+
+def _property(element, name):
+    """The value of the element's `camunda:properties` entry `name`, or None."""
+    for node in element.iter(_c("property")):
+        if node.get("name") == name:
+            return (node.get("value") or node.text or "").strip() or None
+    return None
+
+
+def _process_property(element, name):
+    """The `camunda:properties` entry `name` of the process holding `element` (its own, not its steps'):
+    a default for every step, such as `reminders` (`PT48H,PT24H`: ISO durations before the due date)."""
+    process = next((parent for parent in element.iterancestors(_b("process"))), None)
+    if process is None:
+        return None
+    for node in process.findall(f"{_b('extensionElements')}/{_c('properties')}/{_c('property')}"):
+        if node.get("name") == name:
+            return (node.get("value") or node.text or "").strip() or None
+    return None
 
 
 AUTOMATED_TAGS = ("serviceTask", "sendTask")
@@ -148,6 +170,29 @@ def code(root):
             if step[key] and deadline_kind(step[key]) == "expression":
                 found.append((element_id, f"camunda:{key}", juel_to_python(step[key]), "eval"))
     return found
+
+
+def decision_code(root):
+    """Every cell of the decision tables under `root` (a DMN document), as (rule or input id, what it
+    is, text): input expressions, input entries (`?` stands for the input) and output entries.
+    An empty cell or `-` matches anything and is left out."""
+    found = []
+    for tag in ("inputExpression", "inputEntry", "outputEntry"):
+        for node in root.iter(f"{{*}}{tag}"):
+            text = next((child.text for child in node if str(child.tag).endswith("}text")), None)
+            if text and text.strip() and text.strip() != "-":
+                found.append((node.getparent().get("id") or node.get("id"), tag, text.strip()))
+    return found
+
+
+def reminders_problem(text):
+    """Why a step's `reminders` property (`PT48H,PT24H`: ISO durations before the due date) cannot be used, or None."""
+    wrong = [part.strip() for part in (text or "").split(",")
+             if part.strip() and deadline_kind(part.strip()) != "duration"]
+    if not wrong:
+        return None
+    return ("reminders must be ISO durations before the due date, such as PT48H,PT24H "
+            f"(not {', '.join(map(repr, wrong))})")
 
 
 def form_problem(field):

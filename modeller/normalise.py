@@ -7,6 +7,7 @@ parser; the stored bytes stay exactly as uploaded.
 import copy
 import re
 
+from . import links
 from .reader import BPMN_NS
 
 _JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
@@ -37,8 +38,9 @@ def quote_timer(text):
 
 
 def for_execution(root):
-    """A copy of the document tree with expressions and timers in the engine's language."""
-    root = copy.deepcopy(root)
+    """A copy of the document tree with expressions and timers in the engine's language, and link
+    events joined (see links.py)."""
+    root = links.join(copy.deepcopy(root))
     for tag in _EXPRESSION_TAGS:
         for element in root.iter(f"{{{BPMN_NS}}}{tag}"):
             element.text = juel_to_python(element.text)

@@ -8,6 +8,7 @@ references). Every refusal is a list of `Problem`s naming the element and line.
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from lxml import etree
 
@@ -79,6 +80,15 @@ class Document:
     @property
     def has_diagram(self):
         return next(self.root.iter(f"{{{BPMNDI_NS}}}BPMNShape"), None) is not None
+
+    @cached_property
+    def lines(self):
+        """Element id → line of the first element with that id, read once: naming the line of every
+        problem in a file with thousands of them stays linear."""
+        found = {}
+        for element in self.root.iter(etree.Element):
+            found.setdefault(element.get("id"), element.sourceline)
+        return found
 
 
 def _parser():
@@ -164,8 +174,15 @@ def _raise_if(problems):
         raise DocumentRejected(problems)
 
 
+def is_executable(process, root):
+    """`isExecutable="true"`; or, in a SpiffArena file, no `isExecutable` at all (SpiffArena runs those,
+    and its editor does not write the attribute). Elsewhere a process without it stays a model."""
+    flag = process.get("isExecutable")
+    return flag == "true" or (flag is None and _uses_namespace(root, SPIFF_NS))
+
+
 def _processes(root):
-    return [Process(p.get("id"), p.get("name"), p.get("isExecutable") == "true")
+    return [Process(p.get("id"), p.get("name"), is_executable(p, root))
             for p in root.iter(f"{{{BPMN_NS}}}process")]
 
 

@@ -5,18 +5,19 @@ needs `SpiffBpmnParser`, everything else (plain BPMN, Camunda 7) goes through `C
 Both can raise bare `KeyError`/`AttributeError` on odd input; every failure is caught here and
 named by element id and line.
 """
+import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import elements, normalise
-from .reader import BPMN_NS, Problem
+from . import call_mappings, decisions, elements, event_starts, links, normalise, unrunnable
+from .camunda_parser import BatonCamundaParser
+from .reader import BPMN_NS, Problem, is_executable
 
-DIALECTS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser}
+DIALECTS = {"camunda": BatonCamundaParser, "spiff": SpiffBpmnParser}
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Bundle:
     steps: dict = field(default_factory=dict)          # element id → human or automated step (elements.py)
     code: list = field(default_factory=list)           # (element id, kind, source, mode)
     problems: list = field(default_factory=list)       # why a model cannot run (models only)
+    lent: list = field(default_factory=list)           # called diagrams taken from earlier deploys
+    warnings: list = field(default_factory=list)       # accepted, but the designer should know
 
     @property
     def diagrams(self):
@@ -47,47 +50,90 @@ def dialect_of(documents):
     return "spiff" if any(d.kind == "bpmn" and d.uses_spiff_extensions for d in documents) else "camunda"
 
 
+# attributes the BPMN schema does not allow but authoring tools write (SpiffArena's editor both), and
+# that change nothing the engine does: a warning, not a refusal
+TOLERATED_ATTRIBUTES = (("escalation", "errorCode"), ("startEvent", "messageRef"))
+
+
+def _tolerated(root):
+    """(element, attribute) pairs under `root` in TOLERATED_ATTRIBUTES."""
+    return [(element, attribute) for tag, attribute in TOLERATED_ATTRIBUTES
+            for element in root.iter(f"{{{BPMN_NS}}}{tag}") if element.get(attribute) is not None]
+
+
+def schema_warnings(document):
+    return [Problem(f"the BPMN schema has no {attribute} on {element.tag.split('}')[1]}; Baton ignores it",
+                    element.get("id"), element.sourceline, document.filename)
+            for element, attribute in _tolerated(document.root)]
+
+
 def schema_problems(document):
-    """BPMN XSD violations (unknown or misplaced elements) of one diagram."""
+    """BPMN XSD violations (unknown or misplaced elements) of one diagram, but for `schema_warnings`."""
+    root = document.root
+    if _tolerated(root):
+        root = copy.deepcopy(root)
+        for element, attribute in _tolerated(root):
+            del element.attrib[attribute]
     try:
-        _validator().validate(document.root, document.filename)
+        _validator().validate(root, document.filename)
     except ValidationException as error:
         line = error.line_number if isinstance(error.line_number, int) else None
         return [Problem(f"not valid BPMN: {error}", None, line, document.filename)]
     return []
 
 
-def build(documents):
+def called_elsewhere(documents):
+    """The process keys the call activities of `documents` name that none of them defines."""
+    defined = {p.key for d in documents if d.kind == "bpmn" for p in d.processes}
+    return {name for d in documents if d.kind == "bpmn" for process in _executable(d)
+            for _, kind, name in elements.references(process) if kind == "process" and name} - defined
+
+
+def build(documents, lent=()):
     """Build specs for the executable processes; return (Bundle, problems that stop them running).
 
-    Call `schema_problems` first: a document that is not valid BPMN is not a model either."""
-    bundle = Bundle(documents, dialect_of(documents))
+    `lent` are documents deployed before that define processes the call activities name: they are
+    parsed with `documents` but are not versioned again. Call `schema_problems` first: a document
+    that is not valid BPMN is not a model either."""
+    bundle = Bundle(documents, dialect_of([*documents, *lent]), lent=list(lent))
     problems = []
-    for document in bundle.diagrams:
+    for document in [*bundle.diagrams, *(d for d in bundle.lent if d.kind == "bpmn")]:
         bundle.steps.update(elements.human_steps(document.root))
         bundle.steps.update(elements.automated_steps(document.root))
         for process in _executable(document):   # code in a model that never runs is not checked
             bundle.code.extend(elements.code(process))
+            bundle.code.extend(call_mappings.code(call_mappings.read(process)))
+    for document in documents:
+        if document.kind == "dmn":
+            bundle.code.extend((owner, kind, text, "eval") for owner, kind, text in elements.decision_code(document.root))
     problems += _form_problems(bundle) + _reserved_id_problems(bundle) + _reference_problems(bundle)
+    for document in bundle.diagrams:
+        problems += unrunnable.problems(document, _executable(document)) + links.problems(document, _executable(document))
     executable = [p.key for p in bundle.processes if p.executable]
     if problems or not executable:
         return bundle, problems
     parser = DIALECTS[bundle.dialect]()
     try:
-        for document in documents:
+        for document in [*documents, *bundle.lent]:
             if document.kind == "dmn":
-                parser.add_dmn_xml(document.root, document.filename)
+                for decision in decisions.split(document.root):
+                    parser.add_dmn_xml(decision, document.filename)
             else:
                 parser.add_bpmn_xml(normalise.for_execution(document.root), document.filename)
         for key in executable:
-            bundle.specs[key] = (parser.get_spec(key), parser.get_subprocess_specs(key))
+            called = parser.get_subprocess_specs(key, require_call_activity_specs=False)
+            bundle.specs[key] = (parser.get_spec(key), {k: v for k, v in called.items() if v is not None})
+        call_mappings.attach(bundle.specs, {k: v for d in [*bundle.diagrams, *bundle.lent] if d.kind == "bpmn"
+                                            for k, v in call_mappings.read(d.root).items()})
+        decisions.attach(parser, bundle.specs, [*documents, *bundle.lent])
+        event_starts.attach(bundle.specs, [*documents, *bundle.lent])
     except Exception as error:  # the parsers raise more than ValidationException on odd input
         problems.append(_as_problem(error, documents))
     return bundle, problems
 
 
 def _executable(document):
-    return [p for p in document.root.iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
+    return [p for p in document.root.iter(f"{{{BPMN_NS}}}process") if is_executable(p, document.root)]
 
 
 RESERVED_IDS = {"Start", "End"}
@@ -110,25 +156,28 @@ def _reserved_id_problems(bundle):
 def _form_problems(bundle):
     found = []
     for element_id, step in bundle.steps.items():
-        for form_field in step.get("form", []):
-            message = elements.form_problem(form_field)
-            if message:
-                found.append(Problem(message, element_id, *locate(element_id, bundle.documents)))
+        messages = [elements.form_problem(form_field) for form_field in step.get("form", [])]
+        messages.append(elements.reminders_problem(step.get("reminders")))
+        found += [Problem(message, element_id, *locate(element_id, bundle.documents))
+                  for message in messages if message]
     return found
 
 
 _WHAT_IS_CALLED = {
     "process": ("call activity names no process to call (calledElement)",
-                "calls process {!r}, which is not in this upload: upload its diagram together with this one"),
+                "calls process {!r}, which is neither in this upload nor deployed: the call will fail until "
+                "it is deployed"),
     "decision": ("business rule task names no decision table (camunda:decisionRef)",
                  "uses decision table {!r}, which is not in this upload: upload its .dmn file together with this one"),
 }
 
 
 def _reference_problems(bundle):
-    """Call activities and business rule tasks must name something uploaded with them; the parser
-    would fail on them too, but without naming the element."""
-    known = {"process": {p.key for p in bundle.processes},
+    """Call activities and business rule tasks must name something uploaded with them (the parser
+    would fail on them too, but without naming the element). A called process may also have been
+    deployed before (`bundle.lent`); one deployed nowhere yet is only a warning, as in Camunda, which
+    resolves it when the call happens: the call then fails as an incident."""
+    known = {"process": {p.key for d in [*bundle.documents, *bundle.lent] if d.kind == "bpmn" for p in d.processes},
              "decision": {d.get("id") for doc in bundle.documents if doc.kind == "dmn"
                           for d in doc.root.iter("{*}decision")}}
     found = []
@@ -136,7 +185,10 @@ def _reference_problems(bundle):
         for process in _executable(document):
             for element, kind, name in elements.references(process):
                 unnamed, unknown = _WHAT_IS_CALLED[kind]
-                if name is None or name not in known[kind]:
+                if kind == "process" and name is not None and name not in known[kind]:
+                    bundle.warnings.append(Problem(unknown.format(name), element.get("id"), element.sourceline,
+                                                   document.filename))
+                elif name is None or name not in known[kind]:
                     found.append(Problem(unnamed if name is None else unknown.format(name), element.get("id"),
                                          element.sourceline, document.filename))
     return found
@@ -157,8 +209,7 @@ def locate(element_id, documents):
     """(line, filename) of the element with `element_id`, or (None, None)."""
     if element_id:
         for document in documents:
-            if document.kind == "bpmn":
-                found = document.root.xpath("//*[@id=$id]", id=element_id)
-                if found:
-                    return found[0].sourceline, document.filename
+            line = document.lines.get(element_id)
+            if line is not None:
+                return line, document.filename
     return None, None

@@ -10,7 +10,7 @@ from pg import Cluster
 
 from engine import database, users
 from engine.access import Actor
-from web import create_app, throttle
+from web import create_app
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
 # the 21 MIWG reference diagrams, kept in the repository with their licence (tests/conformance/miwg/README.md)
@@ -84,7 +84,6 @@ def make_app(url):
 
 @pytest.fixture
 def app(db_url):
-    throttle.reset()
     return make_app(db_url)
 
 

@@ -568,7 +568,7 @@ def test_content_calendar_counts_back_from_the_publish_date(library_session, lib
     assert {element: (publish - due).days for element, due in dues.items()} == {
         "Task_generate_idea": 30, "Task_keyword_research": 25, "Task_create_outline": 20,
         "Task_seo_approve_outline": 15, "Task_stakeholder_approve_outline": 15, "Task_write_draft": 10,
-        "Task_review_draft": 7, "Task_create_images": 5, "Task_schedule_promotion": 4, "Task_publish_post": 0}
+        "Task_review_draft": 10, "Task_create_images": 5, "Task_schedule_promotion": 4, "Task_publish_post": 0}
 
 
 def test_content_calendar_due_dates_follow_a_moved_publish_date(library_session, library_people):

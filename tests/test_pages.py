@@ -100,3 +100,20 @@ def test_pages_need_sign_in_and_login_is_throttled(app, people):
         assert Browser(app, "walt", "wrong-password").reply.status_code == 401
     assert Browser(app, "walt", PASSWORD).reply.status_code == 429, "blocked after 5 failures, even with the password"
     assert Browser(app, "mia", PASSWORD).reply.status_code == 302, "other accounts are not affected"
+
+
+def test_a_claim_conflict_keeps_what_was_typed_and_says_who_holds_the_task(app, session, people):
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    instances.start(session, "campaign_review", {"title": "Conflict"}, people["mia"])
+    (brief,), _ = tasks.open_for(session, people["walt"])
+    walt = Browser(app, "walt")
+    assert "Complete" in walt.get(f"/tasks/{brief.id}").text
+    tasks.claim(session, brief.id, people["wendy"])   # wendy claims it while walt is typing
+
+    reply = walt.post(f"/tasks/{brief.id}", {"action": "complete", "brief": "My careful brief"})
+    assert reply.status_code == 409
+    page = html.fromstring(reply.text)
+    assert page.get_element_by_id("f-brief").text_content() == "My careful brief" \
+        or page.get_element_by_id("f-brief").get("value") == "My careful brief"
+    assert "wendy is working on this task" in reply.text
+    assert not page.xpath('//button[@value="complete"]'), "no Complete button for a task someone else holds"

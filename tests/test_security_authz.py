@@ -18,9 +18,9 @@ from conftest import OPERATOR, PASSWORD, Api, diagram, make_app
 from sqlalchemy import func, select
 from test_security_sandbox import script_diagram
 
-from engine import database, definitions, instances, tasks, users
-from engine.models import Definition, HumanTask, Instance, User
-from web import throttle
+from engine import calendars, database, definitions, instances, tasks, users
+from engine.insight import calendar
+from engine.models import Calendar, Definition, Holiday, HumanTask, Instance, Notification, TimeOff, User
 
 SIGNED_IN = ("nobody", "walt", "mia", "dora", "ed", "admin")
 PERSONAS = ("anonymous",) + SIGNED_IN
@@ -123,6 +123,18 @@ class World:
         row = self.session.get(HumanTask, task_id)
         return row.state, row.claimed_by
 
+    def calendar_secret(self, username):
+        return calendar.secret_of(self.session, users.find(self.session, username))
+
+    def data(self, instance_id):
+        self.session.expire_all()
+        return self.session.get(Instance, instance_id).data
+
+    def calendar(self):
+        name = f"Holidays {next(_counter)}"
+        calendars.save(self.session, OPERATOR, {"name": name})
+        return name
+
     def count(self, model):
         self.session.expire_all()
         return self.session.scalar(select(func.count()).select_from(model))
@@ -179,6 +191,9 @@ WRITERS = ("walt", "admin")                 # may do the campaign's first task
 ADMIN = ("admin",)
 DESIGNERS = ("ed", "admin")
 STARTERS = ("mia", "admin")
+EDITORS = ("mia", "admin")                  # may move the campaign's dates: a manager who started it, admin
+HOLIDAY_ICS = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+MANAGERS = ("mia", "admin")                 # the manager role and admins: the overview, nudge, reassign
 
 
 def _deploy_body(world):
@@ -205,7 +220,7 @@ CASES = {
     ("api.show_instance", "GET", ""): (
         lambda w: (f"/api/v1/instances/{w.instance_id}", {}, None), api_expect(PARTIES, 200)),
     ("api.show_instance", "GET", "assignee"): (
-        lambda w: (f"/api/v1/instances/{w.assigned_instance_id}", {}, None), api_expect(("dora", "admin"), 200)),
+        lambda w: (f"/api/v1/instances/{w.assigned_instance_id}", {}, None), api_expect(("dora", "mia", "admin"), 200)),
     ("api.instance_history", "GET", ""): (
         lambda w: (f"/api/v1/instances/{w.instance_id}/history", {}, None), api_expect(PARTIES, 200)),
     ("api.cancel", "POST", ""): (
@@ -215,11 +230,30 @@ CASES = {
         lambda w: (lambda i: (f"/api/v1/instances/{i}/retry", {"json": {"data": {"rate": 3}}},
                               lambda: w.status(i)))(w.failed()),
         api_expect(ADMIN, 200)),
+    ("api.instance_plan", "GET", ""): (
+        lambda w: (f"/api/v1/instances/{w.instance_id}/plan", {}, None), api_expect(PARTIES, 200)),
+    ("api.preview_plan", "POST", ""): (   # admins, managers and the starter may move an instance's dates
+        lambda w: (f"/api/v1/instances/{w.instance_id}/plan/preview", {"json": {"data": {"title": "Renamed"}}},
+                   lambda: w.data(w.instance_id)),
+        api_expect(EDITORS, 200)),
+    ("api.change_data", "PATCH", ""): (
+        lambda w: (lambda i: (f"/api/v1/instances/{i}/data", {"json": {"data": {"title": "Renamed"}}},
+                              lambda: w.data(i)))(w.campaign()[0]),
+        api_expect(EDITORS, 200)),
+    ("api.list_notifications", "GET", ""): (lambda w: ("/api/v1/notifications", {}, None), api_expect(SIGNED_IN, 200)),
+    ("api.list_calendars", "GET", ""): (lambda w: ("/api/v1/calendars", {}, None), api_expect(ADMIN, 200)),
+    ("api.save_calendar", "POST", ""): (
+        lambda w: ("/api/v1/calendars", {"json": {"name": f"Office {next(_counter)}"}}, lambda: w.count(Calendar)),
+        api_expect(ADMIN, 201)),
+    ("api.add_time_off", "POST", ""): (
+        lambda w: ("/api/v1/users/walt/time-off", {"json": {"first_day": "2026-08-03", "last_day": "2026-08-07"}},
+                   lambda: w.count(TimeOff)),
+        api_expect(ADMIN, 201)),
     ("api.list_tasks", "GET", ""): (lambda w: ("/api/v1/tasks", {}, None), api_expect(SIGNED_IN, 200)),
     ("api.show_task", "GET", ""): (
-        lambda w: (f"/api/v1/tasks/{w.brief_id}", {}, None), api_expect(WRITERS, 200)),
+        lambda w: (f"/api/v1/tasks/{w.brief_id}", {}, None), api_expect(WRITERS + MANAGERS, 200)),
     ("api.show_task", "GET", "assignee"): (
-        lambda w: (f"/api/v1/tasks/{w.assigned_id}", {}, None), api_expect(("dora", "admin"), 200)),
+        lambda w: (f"/api/v1/tasks/{w.assigned_id}", {}, None), api_expect(("dora", "mia", "admin"), 200)),
     ("api.claim", "POST", ""): (
         lambda w: (lambda t: (f"/api/v1/tasks/{t}/claim", {}, lambda: w.task(t)))(w.campaign()[1]),
         api_expect(WRITERS, 200)),
@@ -244,6 +278,12 @@ CASES = {
         api_expect(ADMIN, 201)),
     ("api.list_users", "GET", ""): (lambda w: ("/api/v1/users", {}, None), api_expect(ADMIN, 200)),
     ("api.create_token", "POST", ""): (lambda w: ("/api/v1/tokens", {}, None), api_expect(SIGNED_IN, 201)),
+    ("api.list_tokens", "GET", ""): (lambda w: ("/api/v1/tokens", {}, None), api_expect(SIGNED_IN, 200)),
+    # a token is its holder's alone: an id nobody holds, or someone else's, is a 404 for everyone
+    ("api.revoke_token", "DELETE", ""): (lambda w: ("/api/v1/tokens/999999", {}, None), api_expect(SIGNED_IN, 404)),
+    ("auth.tokens", "GET", ""): (lambda w: ("/account/tokens", {}, None), page_expect(SIGNED_IN, 200)),
+    ("auth.revoke_token", "POST", ""): (lambda w: ("/account/tokens/999999/revoke", {"data": {}}, None),
+                                        page_expect(SIGNED_IN, 404)),
     # Messages and signals merge data into other people's instances: not for any signed-in user.
     ("api.message", "POST", ""): (
         lambda w: (lambda e: ("/api/v1/messages", {"json": {"name": "ebook_downloaded", "correlation": {"email": e},
@@ -254,6 +294,20 @@ CASES = {
         lambda w: (lambda i: ("/api/v1/signals", {"json": {"name": "go_live", "data": {"injected": True}}},
                               lambda: w.status(i) + str(w.count(HumanTask))))(w.signal_waiter()),
         api_expect(ADMIN, 200)),
+    # ---- the manager's side (API) ----------------------------------------------------------
+    ("manager_api.show_overview", "GET", ""): (lambda w: ("/api/v1/overview", {}, None), api_expect(MANAGERS, 200)),
+    ("manager_api.nudge", "POST", ""): (
+        lambda w: (f"/api/v1/tasks/{w.campaign()[1]}/nudge", {}, lambda: w.count(Notification)),
+        api_expect(MANAGERS, 200)),
+    ("manager_api.assign", "POST", ""): (
+        lambda w: (lambda t: (f"/api/v1/tasks/{t}/assign", {"json": {"user": "walt"}},
+                              lambda: w.task(t)))(w.campaign()[1]),
+        api_expect(MANAGERS, 200)),
+    ("manager_api.list_instances", "GET", ""): (lambda w: ("/api/v1/instances", {}, None), api_expect(SIGNED_IN, 200)),
+    ("manager_api.show_board", "GET", ""): (
+        lambda w: ("/api/v1/processes/campaign_review/board", {}, None), api_expect(SIGNED_IN, 200)),
+    ("manager_api.show_analytics", "GET", ""): (
+        lambda w: ("/api/v1/processes/campaign_review/analytics", {}, None), api_expect(SIGNED_IN, 200)),
     # ---- pages -------------------------------------------------------------------------------
     ("auth.login", "GET", ""): (lambda w: ("/login", {}, None), {**expect(SIGNED_IN, 302), "anonymous": 200}),
     ("auth.login", "POST", ""): (
@@ -283,6 +337,56 @@ CASES = {
         page_expect(ADMIN, 302)),
     ("instances.retry", "POST", ""): (
         lambda w: (lambda i: (f"/instances/{i}/retry", {"data": {}}, lambda: w.status(i)))(w.failed()),
+        page_expect(ADMIN, 302)),
+    ("instances.cancel_many", "POST", ""): (
+        lambda w: (lambda i: ("/instances/cancel", {"data": {"instance_id": str(i)}},
+                              lambda: w.status(i)))(w.campaign()[0]),
+        page_expect(ADMIN, 302)),
+    ("overview.index", "GET", ""): (lambda w: ("/overview", {}, None), page_expect(MANAGERS, 200)),
+    ("overview.nudge", "POST", ""): (
+        lambda w: (f"/overview/tasks/{w.campaign()[1]}/nudge", {"data": {}}, lambda: w.count(Notification)),
+        page_expect(MANAGERS, 302)),
+    ("overview.assign", "POST", ""): (
+        lambda w: (lambda t: (f"/overview/tasks/{t}/assign", {"data": {"user": "walt"}},
+                              lambda: w.task(t)))(w.campaign()[1]),
+        page_expect(MANAGERS, 302)),
+    ("processes.show_board", "GET", ""): (
+        lambda w: ("/processes/campaign_review/board", {}, None), page_expect(SIGNED_IN, 200)),
+    ("processes.show_analytics", "GET", ""): (
+        lambda w: ("/processes/campaign_review/analytics", {}, None), page_expect(SIGNED_IN, 200)),
+    ("processes.heatmap", "GET", ""): (
+        lambda w: ("/processes/campaign_review/heatmap", {}, None), page_expect(SIGNED_IN, 200)),
+    ("processes.heatmap_json", "GET", ""): (
+        lambda w: ("/processes/campaign_review/heatmap.json", {}, None), page_expect(SIGNED_IN, 200)),
+    ("processes.diagram", "GET", ""): (
+        lambda w: ("/processes/campaign_review/diagram.xml", {}, None), page_expect(SIGNED_IN, 200)),
+    # the feed's secret address is its key: calendar apps cannot sign in
+    ("calendar.feed", "GET", ""): (
+        lambda w: (f"/calendar/{w.calendar_secret('walt')}.ics", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
+    ("calendar.feed", "GET", "wrong secret"): (
+        lambda w: ("/calendar/not-a-secret.ics", {}, None), expect(SIGNED_IN, 404, anonymous=404)),
+    ("calendar.profile", "GET", ""): (lambda w: ("/profile", {}, None), page_expect(SIGNED_IN, 200)),
+    ("calendar.renew", "POST", ""): (lambda w: ("/profile/calendar", {"data": {}}, None), page_expect(SIGNED_IN, 302)),
+    ("instances.preview_data", "POST", ""): (
+        lambda w: (f"/instances/{w.instance_id}/data/preview", {"data": {"title": "Renamed"}},
+                   lambda: w.data(w.instance_id)),
+        page_expect(EDITORS, 200)),
+    ("instances.change_data", "POST", ""): (
+        lambda w: (lambda i: (f"/instances/{i}/data", {"data": {"title": "Renamed"}}, lambda: w.data(i)))(w.campaign()[0]),
+        page_expect(EDITORS, 302)),
+    ("work_calendars.index", "GET", ""): (lambda w: ("/admin/calendars/", {}, None), page_expect(ADMIN, 200)),
+    ("work_calendars.save", "POST", ""): (
+        lambda w: ("/admin/calendars/", {"data": {"name": f"Team {next(_counter)}", "working_days": ["1", "2"]}},
+                   lambda: w.count(Calendar)),
+        page_expect(ADMIN, 302)),
+    ("work_calendars.import_ics", "POST", ""): (
+        lambda w: (f"/admin/calendars/{w.calendar()}/ics",
+                   {"data": {"file": (BytesIO(HOLIDAY_ICS), "holidays.ics")}, "content_type": "multipart/form-data"},
+                   lambda: w.count(Holiday)),
+        page_expect(ADMIN, 302)),
+    ("work_calendars.add_time_off", "POST", ""): (
+        lambda w: ("/admin/calendars/time-off", {"data": {"username": "walt", "first_day": "2026-08-03",
+                                                          "last_day": "2026-08-04"}}, lambda: w.count(TimeOff)),
         page_expect(ADMIN, 302)),
     ("modeller.index", "GET", ""): (lambda w: ("/modeller/", {}, None), page_expect(SIGNED_IN, 200)),
     ("modeller.upload", "POST", ""): (
@@ -329,7 +433,6 @@ CASES = {
 def matrix(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('authz') / 'baton.sqlite3'}"
     database.upgrade(url)
-    throttle.reset()
     world = World(url)
     app = make_app(url)
     clients = {p: Client(app, p) for p in PERSONAS}
@@ -376,7 +479,8 @@ def test_the_task_list_shows_each_persona_only_their_work(matrix):
     seen = {p: {t["id"] for t in clients[p].call("GET", "/api/v1/tasks?limit=500").get_json()} for p in SIGNED_IN}
     assert world.brief_id in seen["walt"] and world.brief_id in seen["admin"]
     assert world.assigned_id in seen["dora"] and world.assigned_id not in seen["walt"]
-    for persona in ("nobody", "mia", "ed"):
+    assert world.brief_id in seen["mia"] and world.assigned_id in seen["mia"], "mia holds the manager role"
+    for persona in ("nobody", "ed"):
         assert world.brief_id not in seen[persona] and world.assigned_id not in seen[persona], persona
 
 
@@ -450,12 +554,23 @@ def test_every_page_post_without_a_token_is_refused_and_changes_nothing(matrix):
     failed_id = world.failed()
     target = world.new_user()
     counts = (world.count(Definition), world.count(Instance), world.count(User))
+    time_off = world.count(TimeOff)
     concrete = {"/tasks/<task_id>": f"/tasks/{task_id}", "/instances/<int:instance_id>/cancel":
                 f"/instances/{instance_id}/cancel", "/instances/<int:instance_id>/retry": f"/instances/{failed_id}/retry",
-                "/start/<key>": "/start/campaign_review", "/admin/users/<username>": f"/admin/users/{target}"}
-    forms = {"/tasks/<task_id>": {"action": "claim"}, "/admin/users": {"username": "forged", "password": "long-enough-1"},
+                "/start/<key>": "/start/campaign_review", "/admin/users/<username>": f"/admin/users/{target}",
+                "/overview/tasks/<task_id>/nudge": f"/overview/tasks/{task_id}/nudge",
+                "/overview/tasks/<task_id>/assign": f"/overview/tasks/{task_id}/assign",
+                "/instances/<int:instance_id>/data": f"/instances/{instance_id}/data",
+                "/instances/<int:instance_id>/data/preview": f"/instances/{instance_id}/data/preview",
+                "/admin/calendars/<name>/ics": f"/admin/calendars/{world.calendar()}/ics",
+                "/account/tokens/<int:token_id>/revoke": "/account/tokens/1/revoke"}
+    forms = {"/instances/<int:instance_id>/data": {"title": "Forged"}, "/admin/calendars/": {"name": "Forged"},
+             "/admin/calendars/time-off": {"username": "walt", "first_day": "2026-08-03"},
+             "/tasks/<task_id>": {"action": "claim"}, "/admin/users": {"username": "forged", "password": "long-enough-1"},
              "/admin/users/<username>": {"roles": "modeller", "admin": "on", "active": "on"},
-             "/start/<key>": {"title": "Forged"}, "/login": {"username": "walt", "password": PASSWORD}}
+             "/start/<key>": {"title": "Forged"}, "/login": {"username": "walt", "password": PASSWORD},
+             "/overview/tasks/<task_id>/assign": {"user": "walt"},
+             "/instances/cancel": {"instance_id": str(instance_id)}}
     for rule in _page_posts(app):
         path = concrete.get(rule, rule)
         assert "<" not in path, f"add a concrete URL for {rule}"
@@ -470,6 +585,7 @@ def test_every_page_post_without_a_token_is_refused_and_changes_nothing(matrix):
         assert reply.status_code == 400, (rule, reply.status_code)
     assert (world.count(Definition), world.count(Instance), world.count(User)) == counts
     assert world.status(instance_id) == "running" and world.status(failed_id) == "failed"
+    assert world.data(instance_id)["title"] != "Forged" and world.count(TimeOff) == time_off
     assert world.task(task_id) == ("open", None)
     assert world.user(target) == ([], False, True)
     assert admin.get("/").status_code == 200, "a forged logout did not sign the admin out"

@@ -223,13 +223,14 @@ def _serve(env, port, log):
     process = subprocess.Popen([BATON, "serve", "--port", str(port), "--threads", "4"], env=env,
                                stdout=open(log, "a"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    end = time.monotonic() + 30
+    end = time.monotonic() + 90   # a bound on start-up on a busy 2-core machine, not a timing
     while time.monotonic() < end:
         try:
             if _call(base, "GET", "/tasks")[0] == 200:
                 return process, base
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
     process.wait()
     raise AssertionError("baton serve did not come up")

@@ -45,7 +45,6 @@ EXPECTED = {
     "external_dtd.bpmn": (None, "DOCTYPE"),
     "external_dtd_public.bpmn": (None, "DOCTYPE"),
     "invalid_utf8.bpmn": (None, "not well-formed"),
-    "missing_called_element.bpmn": ("Call_1", "does_not_exist"),
     "no_namespace.bpmn": (None, "not a BPMN"),
     "not_bpmn.xml": (None, "not a BPMN"),
     "nul_char_reference.bpmn": (None, "not well-formed"),

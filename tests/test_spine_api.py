@@ -65,7 +65,9 @@ def test_three_roles_drive_the_campaign_to_completion(api):
     # each user sees exactly the tasks of their role
     assert [t["element_id"] for t in api["walt"].get("/tasks").get_json()] == ["Task_brief"]
     assert api["dora"].get("/tasks").get_json() == []
-    assert api["mia"].get("/tasks").get_json() == []
+    assert api["mia"].get("/tasks?tab=roles").get_json() == []
+    assert [t["element_id"] for t in api["mia"].get("/tasks").get_json()] == ["Task_brief"], \
+        "mia holds the manager role: her All tab shows every open task"
     brief = task_of(api["walt"], "Task_brief")
     assert brief["roles"] == ["writer"] and brief["process_key"] == "campaign_review"
     assert [f["id"] for f in brief["form"]] == ["brief", "channel"]
@@ -103,7 +105,7 @@ def test_three_roles_drive_the_campaign_to_completion(api):
                                 json={"data": {"visual_url": "https://cdn.example/v.png", "ready_on": "2026-12-01"}}
                                 ).status_code == 200
         copy = task_of(api["walt"], "Task_copy")
-        assert api["mia"].get("/tasks").get_json() == [], "approval waits for both branches"
+        assert api["mia"].get("/tasks?tab=roles").get_json() == [], "approval waits for both branches"
         assert api["walt"].post(f"/tasks/{copy['id']}/complete", json={"data": {"copy": "Save 20%"}}).status_code == 200
         approve = task_of(api["mia"], "Task_approve")
         result = api["mia"].post(f"/tasks/{approve['id']}/complete",
@@ -194,3 +196,12 @@ def test_instances_are_readable_only_by_participants(api):
     assert api["nobody"].get(f"/instances/{instance['id']}").status_code == 403
     assert api["nobody"].get(f"/instances/{instance['id']}/history").status_code == 403
     assert api["nobody"].get("/instances/999").status_code == 404
+
+
+def test_the_designer_who_deployed_a_diagram_may_start_it_to_try_it(api):
+    """campaign_review is started by the manager's lane; ed (modeller) deployed it, so ed may try it too."""
+    assert api["ed"].deploy("campaign_review.bpmn").status_code == 201
+    tried = api["ed"].post("/processes/campaign_review/instances", {"data": {"title": "Does it run?"}})
+    assert tried.status_code == 201 and tried.json["started_by"] == "ed"
+    refused = api["walt"].post("/processes/campaign_review/instances", {"data": {"title": "Not mine"}})
+    assert refused.status_code == 403

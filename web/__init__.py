@@ -5,7 +5,7 @@ from flask.json.provider import DefaultJSONProvider
 from engine.data import plain
 from engine.database import configure
 
-from . import config
+from . import assets, config
 from .extensions import csrf, db, login_manager
 
 
@@ -29,12 +29,16 @@ def create_app(overrides=None):
     csrf.init_app(app)
 
     from . import admin, api, auth, errors, inbox, instances, modeller_pages, notices, security, templating
-    app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)
-    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp, notices.bp):
+    from . import analytics_pages, calendar_pages, manager_api, overview, work_calendars
+    for blueprint in (api.bp, manager_api.bp):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp, notices.bp, overview.bp,
+                      analytics_pages.bp, calendar_pages.bp, work_calendars.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     security.register(app)
     templating.register(app)
+    assets.register(app)
     app.context_processor(notices.unread_count)
     return app

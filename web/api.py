@@ -6,10 +6,13 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from engine import definitions, history, instances, messages, tasks, users
+from engine import calendars, definitions, history, instances, messages, notifications, plan, tasks, users
 from engine.data import MAX_INT, unstorable
 from engine.errors import Forbidden, Invalid
+from engine.insight import exports, visibility
+from engine.plan import anchor
 
+from . import downloads
 from .auth import api_actor
 from .extensions import db
 
@@ -88,7 +91,7 @@ def show_definition(definition_id):
 def definition_xml(definition_id):
     first = definitions.get(db.session, definition_id).files[0]
     return Response(first.content, mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{first.filename}"'})
+                    headers={"Content-Disposition": downloads.attachment(first.filename)})
 
 
 @bp.post("/processes/<key>/instances")
@@ -109,6 +112,24 @@ def instance_history(instance_id):
                      "data": e.data} for e in history.events(db.session, instance_id)])
 
 
+@bp.get("/instances/<int:instance_id>/plan")
+def instance_plan(instance_id):
+    return jsonify(plan.of_instance(db.session, _readable_instance(instance_id)))
+
+
+@bp.post("/instances/<int:instance_id>/plan/preview")
+def preview_plan(instance_id):
+    """The plan with `data` applied, nothing saved (admins, managers, the starter)."""
+    return jsonify(anchor.preview(db.session, instance_id, g.actor, _json_object("data")))
+
+
+@bp.patch("/instances/<int:instance_id>/data")
+def change_data(instance_id):
+    """Change data; every date drawn from it moves in the same transaction (admins, managers, the starter)."""
+    instance = anchor.change_data(db.session, instance_id, g.actor, _json_object("data"))
+    return jsonify(instances.describe(db.session, instance))
+
+
 @bp.post("/instances/<int:instance_id>/cancel")
 def cancel(instance_id):
     return jsonify(instances.describe(db.session, instances.cancel(db.session, instance_id, g.actor)))
@@ -127,21 +148,26 @@ def list_tasks():
     rows, total = tasks.open_for(db.session, g.actor, tab=request.args.get("tab", "all"), limit=limit, offset=offset,
                                  process_key=request.args.get("process"), role=request.args.get("role"),
                                  search=request.args.get("q"))
+    if request.args.get("format") == "csv":
+        return downloads.csv_reply("tasks", exports.TASKS, [tasks.describe(r) for r in rows])
     return jsonify([tasks.describe(r) for r in rows]), 200, {"X-Total-Count": str(total)}
 
 
 @bp.get("/tasks/<task_id>")
 def show_task(task_id):
     row = tasks.get(db.session, task_id)
-    if not tasks.may_see(g.actor, row):
+    if not (tasks.may_see(g.actor, row) or visibility.sees_all(g.actor)):
         raise Forbidden(f"{g.actor.username} may not see task {task_id}")
-    return jsonify(tasks.describe(row, g.actor))
+    before, after = plan.around(db.session, row)
+    return jsonify({**tasks.describe(row, g.actor), "before": before, "after": after})
 
 
 @bp.post("/tasks/<task_id>/claim")
 def claim(task_id):
+    """Claim; `warnings` says when the task is due while the caller is away."""
     row = tasks.claim(db.session, task_id, g.actor)
-    return jsonify(instances.describe(db.session, instances.get(db.session, row.instance_id)))
+    return jsonify({**instances.describe(db.session, instances.get(db.session, row.instance_id)),
+                    "warnings": calendars.warnings_for(db.session, g.actor.username, row)})
 
 
 @bp.post("/tasks/<task_id>/unclaim")
@@ -154,6 +180,34 @@ def unclaim(task_id):
 def complete(task_id):
     instance = tasks.complete(db.session, task_id, g.actor, _json_object("data"))
     return jsonify(instances.describe(db.session, instance))
+
+
+@bp.get("/notifications")
+def list_notifications():
+    """The caller's in-app notices, newest first."""
+    return jsonify([{"id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "task_id": n.task_id,
+                     "instance_id": n.instance_id, "created_at": n.created_at, "read_at": n.read_at}
+                    for n in notifications.of_person(db.session, g.actor.username)])
+
+
+@bp.get("/calendars")
+def list_calendars():
+    if not g.actor.admin:
+        raise Forbidden("only admins may see the calendars")
+    return jsonify([calendars.describe(c) for c in calendars.all_calendars(db.session)])
+
+
+@bp.post("/calendars")
+def save_calendar():
+    """Create or replace a calendar: working days and hours, holidays, whether it is the default (admins)."""
+    return jsonify(calendars.describe(calendars.save(db.session, g.actor, _json_object()))), 201
+
+
+@bp.post("/users/<username>/time-off")
+def add_time_off(username):
+    """Days a person is away (admins)."""
+    away = calendars.add_time_off(db.session, g.actor, username, _json_object())
+    return jsonify(calendars.describe_time_off(away, username)), 201
 
 
 def _describe_user(user):
@@ -181,6 +235,20 @@ def list_users():
 def create_token():
     """A bearer token for the caller (shown once)."""
     return jsonify({"token": users.issue_token(db.session, users.find(db.session, g.actor.username))}), 201
+
+
+@bp.get("/tokens")
+def list_tokens():
+    """The caller's tokens: id and when each was made (the secrets are not kept)."""
+    held = users.tokens_of(db.session, users.find(db.session, g.actor.username))
+    return jsonify([{"id": t.id, "created_at": t.created_at} for t in held])
+
+
+@bp.delete("/tokens/<int:token_id>")
+def revoke_token(token_id):
+    """Revoke one of the caller's tokens."""
+    users.revoke_token(db.session, users.find(db.session, g.actor.username), token_id)
+    return "", 204
 
 
 @bp.post("/messages")

@@ -2,12 +2,11 @@
 import base64
 import binascii
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from engine import users
+from engine import credentials, login_throttle, users
 
-from . import throttle
 from .extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -16,24 +15,22 @@ login_manager.login_message = "Please sign in to see that page."
 
 
 class SignedIn(UserMixin):
-    """The Flask-Login view of an engine user; `actor` is what the engine checks."""
+    """The Flask-Login view of an engine user; `actor` is what the engine checks. `sign_in` is the id of its
+    server-side session (engine.users.sign_in): the cookie carries it, and it works while its row exists."""
 
-    def __init__(self, user):
-        self.user = user
+    def __init__(self, user, sign_in):
+        self.user, self.sign_in = user, sign_in
         self.actor = users.actor(user)
 
     def get_id(self):
-        return f"{self.user.id}:{self.user.password_hash[-12:]}"
+        return self.sign_in
 
 
 @login_manager.user_loader
-def _load(session_id):
-    user_id, _, fingerprint = session_id.partition(":")
-    user = users.by_id(db.session, int(user_id)) if user_id.isdigit() else None
-    # a password change or deactivation ends every existing session of that user
-    if user is None or not user.active or user.password_hash[-12:] != fingerprint:
-        return None
-    return SignedIn(user)
+def _load(sign_in):
+    # signing out, a password change or a deactivation deletes the session's row: the cookie ends with it
+    user = users.by_sign_in(db.session, sign_in)
+    return SignedIn(user, sign_in) if user is not None else None
 
 
 def api_actor():
@@ -47,11 +44,12 @@ def api_actor():
             username, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        if throttle.blocked(username):
+        failures = login_throttle.recent_failures(db.session, username)
+        if login_throttle.blocked(failures):
             abort(429)
-        user = users.authenticate(db.session, username, password)
-        throttle.record(username, success=user is not None)
-        return users.actor(user) if user is not None else None
+        found = credentials.authenticate(db.session, username, password)
+        login_throttle.record(db.session, username, found is not None, failures)
+        return found
     return None
 
 
@@ -66,23 +64,28 @@ def login():
         return redirect(url_for("inbox.index"))
     if request.method == "POST":
         username = request.form.get("username", "")
-        if throttle.blocked(username):
+        failures = login_throttle.recent_failures(db.session, username)
+        if login_throttle.blocked(failures):
             flash("Too many failed sign-ins. Wait a few minutes and try again.", "error")
             return render_template("auth/login.html", username=username), 429
         user = users.authenticate(db.session, username, request.form.get("password", ""))
-        throttle.record(username, success=user is not None)
+        login_throttle.record(db.session, username, user is not None, failures)
         if user is None:
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", username=username), 401
         session.clear()
-        login_user(SignedIn(user))
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        login_user(SignedIn(user, users.sign_in(db.session, user, lifetime)))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", username="")
 
 
 def _safe_next(target):
-    """Only same-site relative paths: never bounce a user to another site after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site relative paths: never bounce a user to another site after login. Browsers drop
+    tabs and line breaks from a URL (`/%09/evil.example/` becomes `//evil.example/`), and a line break
+    cannot go into a header at all, so a target with any control character is refused too."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not any(ord(c) < 0x20 or ord(c) == 0x7f for c in target):
         return target
     return url_for("inbox.index")
 
@@ -90,7 +93,22 @@ def _safe_next(target):
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    users.sign_out(db.session, current_user.sign_in)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/tokens")
+@login_required
+def tokens():
+    return render_template("auth/tokens.html", tokens=users.tokens_of(db.session, current_user.user))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    users.revoke_token(db.session, current_user.user, token_id)
+    flash(f"Token #{token_id} is revoked.", "info")
+    return redirect(url_for("auth.tokens"))

@@ -8,13 +8,13 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from engine import database, definitions, instances, tasks, users
-from engine.access import Actor
+from engine.access import internal_actor
 from engine.errors import BatonError
 
 from . import create_app
 from .extensions import db
 
-OPERATOR = Actor("cli", admin=True)   # the person at the server's console may do anything
+OPERATOR = internal_actor("cli")   # the person at the server's console may do anything
 
 
 def _print_json(value):
@@ -72,14 +72,25 @@ def users_group():
 
 @users_group.command("add")
 @click.argument("username")
-@click.option("--password", required=True)
+@click.option("--password", help="avoid: it stays in the shell history and shows in the process list; "
+                                 "without it the password is asked for, or read from standard input")
 @click.option("--role", "roles", multiple=True, help="a role; repeat for several")
 @click.option("--admin", is_flag=True)
 @click.option("--email", help="where email notifications go")
 @with_appcontext
 def users_add(username, password, roles, admin, email):
+    """Add a user. The password is asked for (at a terminal) or read from the first line of standard
+    input (`printf '%s\\n' "$PW" | baton users add ana --role writer`)."""
+    if password is None:
+        password = _password_from_console()
     user = _engine_call(users.create, db.session, username, password, list(roles), admin, email)
     click.echo(f"added {user.username} (roles: {', '.join(user.role_names) or 'none'}{', admin' if admin else ''})")
+
+
+def _password_from_console():
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @users_group.command("token")

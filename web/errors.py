@@ -52,4 +52,8 @@ def register(app):
     def unexpected(error):
         db.session.rollback()
         app.logger.exception("unhandled error")
-        return _respond(500, [{"message": "internal error; nothing was changed"}])
+        # honest: what the request committed before it failed stays (message and signal delivery commit
+        # per instance), so the caller is told to look rather than that nothing happened
+        return _respond(500, [{"message": "internal error: the request did not finish. Changes it had already "
+                                          "saved are kept (a message or signal may have reached some instances): "
+                                          "check the instance history before trying again"}])

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from engine import definitions, forms, instances, tasks
+from engine import calendars, definitions, forms, instances, plan, tasks
 from engine.errors import Conflict, Forbidden, Invalid
 
 from .auth import actor
@@ -46,9 +46,11 @@ def _task_or_403(task_id):
 
 
 def _task_page(row, instance, errors=None, submitted=None, status=200):
-    """The task's page: its form filled from the instance data and what was just submitted."""
-    return render_template("inbox/task.html", row=row, instance=instance, errors=errors or {},
-                           fields=_fields(row, instance.data, submitted),
+    """The task's page: its form filled from the instance data and what was just submitted, and who comes
+    before and after."""
+    before, after = plan.around(db.session, row)
+    return render_template("inbox/task.html", row=row, instance=instance, errors=errors or {}, before=before,
+                           after=after, fields=_fields(row, instance.data, submitted),
                            documentation=render_markdown(row.documentation), who_for=tasks.who_for), status
 
 
@@ -67,8 +69,10 @@ def act(task_id):
     action = request.form.get("action")
     try:
         if action == "claim":
-            tasks.claim(db.session, task_id, actor())
+            claimed = tasks.claim(db.session, task_id, actor())
             flash(f"You have claimed “{row.name}”.", "info")
+            for warning in calendars.warnings_for(db.session, actor().username, claimed):
+                flash(warning, "warning")
             return redirect(url_for("inbox.task", task_id=task_id))
         if action == "release":
             tasks.unclaim(db.session, task_id, actor())
@@ -82,10 +86,11 @@ def act(task_id):
         db.session.rollback()   # the page shows the stored instance again, with the values as typed
         errors = {e.get("field"): e["message"] for e in error.errors}
         return _task_page(row, instance, errors, request.form.to_dict(), 422)
-    except Conflict as error:
+    except Conflict as error:   # someone else claimed or completed it meanwhile: keep what was typed
         db.session.rollback()
         flash(str(error), "error")
-        return _task_page(*tasks.get_with_instance(db.session, task_id), status=409)
+        row, instance = tasks.get_with_instance(db.session, task_id)
+        return _task_page(row, instance, submitted=request.form.to_dict(), status=409)
     handoff_message(row.name, instance)
     return redirect(url_for("inbox.index"))
 
@@ -95,7 +100,7 @@ def start_list():
     offer = []
     for version in definitions.startable(db.session):
         step = instances.start_step_of(db.session, version)
-        if instances.may_start(actor(), step):
+        if instances.may_start(db.session, actor(), version, step):
             offer.append((version, step))
     return render_template("inbox/start.html", offer=offer)
 
@@ -104,7 +109,7 @@ def start_list():
 def start(key):
     version = definitions.latest(db.session, key)
     step = instances.start_step_of(db.session, version)
-    if not instances.may_start(actor(), step):
+    if not instances.may_start(db.session, actor(), version, step):
         raise Forbidden(f"you may not start {version.name or key}")
     fields = step["form"] if step else []
     if request.method == "POST":

@@ -1,18 +1,21 @@
 """Instance pages: the list, one instance with its tasks, data and history, and admin actions."""
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import or_, select
 
-from engine import definitions, history, instances, progress
-from engine.errors import Forbidden
-from engine.models import Event, Instance
+from engine import clock, definitions, history, instances, plan, progress
+from engine.errors import Forbidden, Invalid
+from engine.insight import exports, listing
+from engine.plan import anchor
 
+from . import assets, manager_api
 from .auth import actor
+from .downloads import csv_reply, wants_csv
 from .errors import json_errors
 from .extensions import db
+from .timeline import rows as timeline_rows
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
-STATUSES = ("running", "failed", "completed", "cancelled")
+STATUSES = listing.STATUSES
 
 
 @bp.before_request
@@ -30,29 +33,87 @@ def _readable(instance_id):
 
 @bp.get("/")
 def index():
-    status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    query = select(Instance).order_by(Instance.id.desc()).limit(200)
-    if not actor().admin:
-        acted = select(Event.instance_id).where(Event.user == actor().username)
-        query = query.where(or_(Instance.started_by == actor().username, Instance.id.in_(acted)))
-    if status:
-        query = query.where(Instance.status == status)
-    return render_template("instances/index.html", rows=db.session.scalars(query).all(), status=status,
-                           statuses=STATUSES)
+    """The instances the person may see, filtered and searched (`insight.listing`), a page at a time."""
+    filters = manager_api.filters_from(request.args)
+    if wants_csv():
+        rows, _ = listing.search(db.session, actor(), filters, manager_api.EXPORT_ROWS)
+        return csv_reply("instances", exports.INSTANCES, rows)
+    page = max(request.args.get("page", 1, type=int), 1)
+    size = current_app.config["BATON_PAGE_SIZE"]
+    rows, total = listing.search(db.session, actor(), filters, size, (page - 1) * size)
+    return render_template("instances/index.html", rows=rows, total=total, page=page, pages=-(-total // size),
+                           filters=filters, status=filters.status, statuses=STATUSES)
+
+
+@bp.post("/cancel")
+def cancel_many():
+    """Admins: cancel the ticked instances."""
+    ids = [int(i) for i in request.form.getlist("instance_id") if i.isdigit()]
+    cancelled, refused = listing.cancel_many(db.session, ids, actor())
+    flash(f"Cancelled {len(cancelled)} instance{'s' if len(cancelled) != 1 else ''}."
+          + (f" Not cancelled: {', '.join(f'#{i} ({why})' for i, why in refused.items())}." if refused else ""),
+          "info" if not refused else "error")
+    return redirect(url_for("instances.index"))
 
 
 @bp.get("/<int:instance_id>")
 def show(instance_id):
+    return _show(_readable(instance_id))
+
+
+def _show(instance, preview=None, submitted=None, errors=None, status=200):
+    """The instance page; with `preview`, the plan a change of its dates would give, beside the current one."""
+    current = plan.of_instance(db.session, instance)
+    timeline, today, first, last = timeline_rows(current, instance.created_at)
+    may_edit = anchor.may_edit(instance, actor()) and instance.status == "running"
+    fields = anchor.dated_fields(db.session, instance) if may_edit else []
+    for f in fields:
+        f["value"] = (submitted or {}).get(f["id"], f["value"])
+    moved = None
+    if preview is not None:
+        was = {s["element_id"]: s["planned_due"] for s in current["steps"]}
+        moved = [{**s, "was": was.get(s["element_id"])} for s in preview["steps"]]
+    return render_template("instances/show.html", instance=instance, view=instances.describe(db.session, instance),
+                           events=history.events(db.session, instance.id), plan=current, timeline=timeline,
+                           today=today, first=first, last=last, now=clock.now(), fields=fields, errors=errors or {},
+                           preview=preview, moved=moved), status
+
+
+def _submitted():
+    """The fields filled in on the form (the engine refuses any that is not the process's data)."""
+    return {key: value for key, value in request.form.items() if key != "csrf_token" and value}
+
+
+@bp.post("/<int:instance_id>/data/preview")
+def preview_data(instance_id):
+    """The plan with the new dates, nothing saved."""
     instance = _readable(instance_id)
-    return render_template("instances/show.html", instance=instance,
-                           view=instances.describe(db.session, instance),
-                           events=history.events(db.session, instance_id))
+    submitted = _submitted()
+    try:
+        return _show(instance, anchor.preview(db.session, instance_id, actor(), submitted), submitted)
+    except Invalid as error:
+        db.session.rollback()
+        return _show(instance, None, submitted, {e.get("field"): e["message"] for e in error.errors}, 422)
+
+
+@bp.post("/<int:instance_id>/data")
+def change_data(instance_id):
+    """Save new dates: every open due date, reminder and timer drawn from them moves."""
+    instance = _readable(instance_id)
+    submitted = _submitted()
+    try:
+        anchor.change_data(db.session, instance_id, actor(), submitted)
+    except Invalid as error:
+        db.session.rollback()
+        return _show(instance, None, submitted, {e.get("field"): e["message"] for e in error.errors}, 422)
+    flash("Saved. The plan and the open due dates follow the new dates.", "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
 
 
 @bp.get("/<int:instance_id>/diagram.xml")
 def diagram(instance_id):
     instance = _readable(instance_id)
-    return Response(definitions.get(db.session, instance.definition_id).files[0].content, mimetype="application/xml")
+    return assets.diagram(definitions.get(db.session, instance.definition_id).files[0].content)
 
 
 @bp.get("/<int:instance_id>/progress.json")

@@ -1,5 +1,5 @@
 """The modeller pages: the list of diagrams, upload, the bpmn-js editor and saving from it."""
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -9,6 +9,7 @@ from engine.models import ProcessVersion
 from modeller import reader
 from modeller.diff import compare
 
+from . import assets
 from .auth import actor
 from .errors import json_errors
 from .extensions import db
@@ -57,8 +58,7 @@ def edit(definition_id):
 
 @bp.get("/<int:definition_id>/xml")
 def xml(definition_id):
-    first = definitions.get(db.session, definition_id).files[0]
-    return Response(first.content, mimetype="application/xml")
+    return assets.diagram(definitions.get(db.session, definition_id).files[0].content)
 
 
 @bp.post("/save")

@@ -1,7 +1,13 @@
-"""What templates need besides the data: the clock and ages."""
+"""What templates need besides the data: the clock, ages, and values as people read them."""
+import datetime as _dt
+import re
+
 from flask import send_from_directory
 
 from engine import clock
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def age(moment):
@@ -13,9 +19,35 @@ def age(moment):
     return "just now"
 
 
+def readable(value):
+    """Instance data as a marketing team reads it: yes/no, dates, lists with commas, a dash for nothing
+    (not Python's `True`, `['writer']` or `None`)."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%-d %b %Y, %H:%M")
+    if isinstance(value, _dt.date):
+        return value.strftime("%-d %b %Y")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {readable(v)}" for k, v in value.items())
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return readable(_dt.date.fromisoformat(value))
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            return readable(_dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
 def register(app):
     app.jinja_env.add_extension("jinja2.ext.do")   # the form macros gather a field's rules into a list
     app.jinja_env.globals["now"] = clock.now
     app.jinja_env.filters["age"] = age
+    app.jinja_env.filters["readable"] = readable
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml"))

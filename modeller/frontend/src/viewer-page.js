@@ -1,17 +1,19 @@
 /**
  * Entry point of the read-only instance view.
  *
- *   <div id="baton-viewer" data-xml-url="..." data-state-url="...">
+ *   <div id="baton-viewer" data-xml-url="..." data-state-url="..." data-heatmap-url="...">
  *     <div id="viewer-canvas"></div>
  *   </div>
  *
  * Exposes `window.batonViewer = { viewer, ready, refresh }`; `ready` resolves
- * once the diagram is shown and the instance markers are applied.
+ * once the diagram is shown and the instance markers (or the heatmap, see
+ * heatmap.js) are applied.
  */
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import { fetchXml, importDiagram } from './diagram-import';
 import { createInstanceHighlight } from './instance-highlight';
+import { paintHeatmap } from './heatmap';
 import { observeCanvasResize } from './canvas-resize';
 
 import 'bpmn-js/dist/assets/diagram-js.css';
@@ -47,6 +49,7 @@ function showError(root, message) {
 function start(root) {
   const xmlUrl = root.dataset.xmlUrl || '';
   const stateUrl = root.dataset.stateUrl || '';
+  const heatmapUrl = root.dataset.heatmapUrl || '';
 
   const container = document.getElementById('viewer-canvas') || root;
 
@@ -76,9 +79,10 @@ function start(root) {
 
   state.ready = (async () => {
     try {
-      const [ xml, instanceState ] = await Promise.all([
+      const [ xml, instanceState, heat ] = await Promise.all([
         fetchXml(xmlUrl),
-        stateUrl ? fetchState(stateUrl) : null
+        stateUrl ? fetchState(stateUrl) : null,
+        heatmapUrl ? fetchState(heatmapUrl) : null
       ]);
 
       const imported = await importDiagram(viewer, xml);
@@ -90,6 +94,10 @@ function start(root) {
       canvas.zoom(Math.min(1, canvas.zoom() * 0.95), 'auto');
 
       const result = instanceState ? highlight.apply(instanceState) : { applied: 0, missing: [] };
+
+      if (heat) {
+        result.heat = paintHeatmap(viewer, heat, document.getElementById('heatmap-legend'));
+      }
 
       state.lastResult = result;
 

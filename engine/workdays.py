@@ -1,0 +1,60 @@
+"""Counting working days: the one rule for `working_days(n)` in diagram code, for moving a planned date
+off a weekend or holiday, and for the plan. Plain Python with no imports from Baton, because the
+sandbox worker runs it too. A calendar here is {"weekdays": [ISO weekday numbers], "holidays": [ISO
+dates]}; without one every day is a working day."""
+import datetime as _dt
+
+EVERY_DAY = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "holidays": []}
+MAX_DAYS = 3660   # ten years: a calendar with no working day at all must not loop for ever
+
+
+def _day(moment):
+    return moment.date() if isinstance(moment, _dt.datetime) else moment
+
+
+def works(calendar, moment):
+    day = _day(moment)
+    return day.isoweekday() in calendar["weekdays"] and day.isoformat() not in calendar["holidays"]
+
+
+def _step(calendar, moment, direction):
+    for _ in range(MAX_DAYS):
+        moment += _dt.timedelta(days=direction)
+        if works(calendar, moment):
+            return moment
+    raise ValueError("the calendar has no working day")
+
+
+def to_working_day(calendar, moment, backwards):
+    """`moment` if it falls on a working day, else the working day before it (`backwards`) or after it."""
+    return moment if works(calendar, moment) else _step(calendar, moment, -1 if backwards else 1)
+
+
+def add(calendar, moment, n):
+    """`moment` moved by `n` working days (back when `n` is negative); the time of day is kept."""
+    for _ in range(abs(int(n))):
+        moment = _step(calendar, moment, -1 if n < 0 else 1)
+    return moment
+
+
+class WorkingDays:
+    """What `working_days(n)` gives diagram code: `publish_date - working_days(3)` is three working days
+    before the publish date, `start + working_days(2)` two after."""
+
+    def __init__(self, n, calendar):
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_DAYS:
+            raise ValueError(f"working_days takes a whole number of days from 0 to {MAX_DAYS}")
+        self._n, self._calendar = n, calendar   # private: diagram code cannot reach underscore names
+
+    def __repr__(self):
+        return f"working_days({self._n})"
+
+    def __radd__(self, moment):
+        if not isinstance(moment, _dt.date):
+            return NotImplemented
+        return add(self._calendar, moment, self._n)
+
+    def __rsub__(self, moment):
+        if not isinstance(moment, _dt.date):
+            return NotImplemented
+        return add(self._calendar, moment, -self._n)

@@ -1,0 +1,281 @@
+"""Files from Camunda Modeler and SpiffArena run as their authors meant (issue 24): call activity
+data mappings, link events, and plain-worded refusals at deploy of what the engine cannot run."""
+from conftest import diagram
+
+from engine import definitions
+
+
+def start(api, key, data):
+    reply = api["mia"].post(f"/processes/{key}/instances", json={"data": data})
+    assert reply.status_code == 201, reply.get_json()
+    return reply.get_json()
+
+
+def refusal(api, filename, xml):
+    reply = api["ed"].deploy((filename, xml.encode()))
+    assert reply.status_code == 422, reply.get_json()
+    return reply.get_json()["errors"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Call activities
+
+
+def test_call_activity_passes_only_what_its_camunda_mappings_name(api):
+    assert api["ed"].deploy("brief_with_copy.bpmn", "write_copy.bpmn").status_code == 201
+    instance = start(api, "brief_with_copy", {"title": "Spring sale", "budget": 50, "channel": "email"})
+    assert instance["status"] == "running", instance
+    data = instance["data"]
+    assert data["approved_copy"] == "Spring sale (email, 100)"     # in: source, sourceExpression, local; out
+    assert "scratch" not in data and "copy" not in data and "headline" not in data   # child scratch stays there
+    assert data["title"] == "Spring sale" and data["budget"] == 50
+
+
+def test_call_activity_with_all_variables_copies_both_ways(api):
+    assert api["ed"].deploy("copy_everything.bpmn", "write_copy.bpmn").status_code == 201
+    instance = start(api, "copy_everything", {"headline": "Launch", "allowance": 3, "channel": "web"})
+    assert instance["status"] == "completed", instance
+    assert instance["data"]["copy"] == "Launch (web, 3)" and instance["data"]["scratch"]
+
+
+def test_a_called_process_is_found_among_the_processes_deployed_before(api):
+    assert api["ed"].deploy("write_copy.bpmn").status_code == 201
+    deployed = api["ed"].deploy("brief_with_copy.bpmn")
+    assert deployed.status_code == 201 and deployed.get_json()["warnings"] == [], deployed.get_json()
+    assert deployed.get_json()["files"] == ["brief_with_copy.bpmn"]
+    assert [p["key"] for p in deployed.get_json()["processes"]] == ["brief_with_copy"]   # no new write_copy version
+    definitions._BUNDLES.clear()          # as after a restart: the called diagram was kept with the caller
+    instance = start(api, "brief_with_copy", {"title": "Spring sale", "budget": 50, "channel": "email"})
+    assert instance["data"]["approved_copy"] == "Spring sale (email, 100)", instance
+
+
+def test_a_process_called_but_deployed_nowhere_is_a_warning_then_an_incident(api):
+    deployed = api["ed"].deploy("calls_nowhere.bpmn")
+    assert deployed.status_code == 201, deployed.get_json()
+    [warning] = deployed.get_json()["warnings"]
+    assert warning["element_id"] == "Call_1" and "does_not_exist" in warning["message"], warning
+    instance = start(api, "hostile", {})
+    assert instance["status"] == "failed", instance
+    assert instance["incident"]["element_id"] == "Call_1" and "does_not_exist" in instance["incident"]["message"]
+
+
+def test_a_call_activity_expression_that_does_not_compile_is_refused_at_deploy(api):
+    xml = diagram("brief_with_copy.bpmn").decode().replace("${budget * 2}", "${budget * }")
+    errors = refusal(api, "brief_with_copy.bpmn", xml)
+    assert any(e["element_id"] == "Call_copy" and "sourceExpression" in e["message"] for e in errors), errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Link events
+
+
+def test_a_link_event_jumps_to_its_catching_link(api):
+    assert api["ed"].deploy("link_jump.bpmn").status_code == 201
+    instance = start(api, "link_jump", {})
+    assert [t["element_id"] for t in instance["tasks"]] == ["Task_review"], instance
+    done = api["walt"].post(f"/tasks/{instance['tasks'][0]['id']}/complete", json={"data": {}})
+    assert done.status_code == 200 and done.get_json()["status"] == "completed", done.get_json()
+
+
+def test_a_link_with_no_catching_link_is_refused_at_deploy(api):
+    xml = diagram("link_jump.bpmn").decode().replace('id="Link_catch" name="review"', 'id="Link_catch" name="revue"')
+    errors = refusal(api, "link_jump.bpmn", xml)
+    assert [(e["element_id"], e["message"]) for e in errors] == [
+        ("Throw_to_review", "link event 'review' has no catching link event of that name in the same process level")]
+
+
+# ---------------------------------------------------------------------------------------------
+# What cannot run is refused in plain words
+
+
+PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="http://x">
+  {before}
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="S" />
+    <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="X" />
+    {element}
+    <bpmn:sequenceFlow id="F2" sourceRef="X" targetRef="E" />
+    <bpmn:endEvent id="E" />
+    {after}
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_compensation_is_refused_in_plain_words(api):
+    xml = PROCESS.format(before="", element="""<bpmn:task id="X" name="Book the ad" />
+    <bpmn:boundaryEvent id="Undo" attachedToRef="X"><bpmn:compensateEventDefinition id="CE" /></bpmn:boundaryEvent>
+    <bpmn:task id="Cancel_ad" name="Cancel the ad" isForCompensation="true" />""",
+                         after='<bpmn:association id="A1" associationDirection="One" sourceRef="Undo" targetRef="Cancel_ad" />')
+    errors = refusal(api, "compensation.bpmn", xml)
+    assert {e["element_id"] for e in errors} == {"Undo", "Cancel_ad"}, errors
+    assert all("compensation" in e["message"] and "<" not in e["message"] for e in errors), errors
+
+
+def test_a_message_catch_with_no_name_is_refused_at_deploy(api):
+    xml = PROCESS.format(after="", before='<bpmn:message id="Msg_1" />', element="""<bpmn:intermediateCatchEvent id="X">
+      <bpmn:messageEventDefinition id="MD" messageRef="Msg_1" /></bpmn:intermediateCatchEvent>""")
+    errors = refusal(api, "nameless.bpmn", xml)
+    assert [(e["element_id"], e["message"]) for e in errors] == [
+        ("X", "the message 'Msg_1' this event uses has no name: give the message a name")]
+
+
+def test_a_signal_catch_naming_no_signal_is_refused_at_deploy(api):
+    xml = PROCESS.format(after="", before="", element="""<bpmn:intermediateCatchEvent id="X">
+      <bpmn:signalEventDefinition id="SD" /></bpmn:intermediateCatchEvent>""")
+    errors = refusal(api, "nameless.bpmn", xml)
+    assert [e["element_id"] for e in errors] == ["X"] and "names no signal" in errors[0]["message"]
+
+
+def test_a_script_in_another_language_is_refused_naming_the_language(api):
+    xml = PROCESS.format(after="", before="", element="""<bpmn:scriptTask id="X" scriptFormat="javascript">
+      <bpmn:script>total = 1 + 2</bpmn:script></bpmn:scriptTask>""")
+    errors = refusal(api, "javascript.bpmn", xml)
+    assert [e["element_id"] for e in errors] == ["X"] and "written in javascript" in errors[0]["message"]
+
+
+def test_what_cannot_run_may_still_be_kept_as_a_model(api):
+    xml = PROCESS.format(after="", before="", element="""<bpmn:scriptTask id="X" scriptFormat="groovy">
+      <bpmn:script>total = 1 + 2</bpmn:script></bpmn:scriptTask>""")
+    kept = api["ed"].deploy(("groovy.bpmn", xml.encode()), as_model=True)
+    assert kept.status_code == 201 and kept.get_json()["processes"][0]["executable"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# DMN: hit policies, aggregations, result variables, several decisions per file
+
+
+def test_decision_tables_follow_their_hit_policies_and_result_variable(api):
+    deployed = api["ed"].deploy("spend_check.bpmn", "spend_rules.dmn")     # four decisions in one .dmn file
+    assert deployed.status_code == 201, deployed.get_json()
+    data = start(api, "spend_check", {"budget": 2000, "channels": "email social"})["data"]
+    assert data["total_cost"] == 350                        # COLLECT SUM of the matching rules
+    assert data["checks"] == ["legal", "brand"]             # RULE ORDER: every match, in rule order
+    assert data["approval"] == {"approver": "team lead"}    # resultVariable, singleResult; Tier is required first
+    assert "approver" not in data and "tier" not in data
+    assert start(api, "spend_check", {"budget": 10, "channels": "print"})["data"]["checks"] == ["brand"]
+
+
+def test_a_violated_unique_hit_policy_is_an_incident(api):
+    assert api["ed"].deploy("spend_check.bpmn", "spend_rules.dmn").status_code == 201
+    instance = start(api, "spend_check", {"budget": 5000, "channels": "email"})
+    assert instance["status"] == "failed", instance
+    assert instance["incident"]["element_id"] == "Rule_approver"
+    assert "UNIQUE" in instance["incident"]["message"] and "Tier_small, Tier_large" in instance["incident"]["message"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-instance
+
+
+def test_each_item_of_a_multi_instance_task_is_named_carried_and_collected(api):
+    assert api["ed"].deploy("channel_reviews.bpmn").status_code == 201
+    instance = start(api, "channel_reviews", {"channels": ["email", "social"]})    # a list as start data
+    reviews = sorted(api["walt"].get("/tasks").get_json(), key=lambda t: t["name"])
+    assert [(t["name"], t["item"]) for t in reviews] == [("Review email", "email"), ("Review social", "social")]
+    for review in reversed(reviews):              # finished in the other order: results keep the items' order
+        done = api["walt"].post(f"/tasks/{review['id']}/complete", json={"data": {"verdict": f"{review['item']} ok"}})
+        assert done.status_code == 200, done.get_json()
+    data = api["walt"].get(f"/instances/{instance['id']}").get_json()["data"]
+    assert data["channels"] == ["email", "social"]
+    assert data["channels_results"] == [{"channel": "email", "verdict": "email ok"},
+                                        {"channel": "social", "verdict": "social ok"}]
+
+
+def test_start_data_still_refuses_what_is_neither_a_field_nor_a_collection(api):
+    assert api["ed"].deploy("channel_reviews.bpmn").status_code == 201
+    refused = api["mia"].post("/processes/channel_reviews/instances", json={"data": {"channels": "email", "x": 1}})
+    assert refused.status_code == 422, refused.get_json()
+    assert {e["field"] for e in refused.get_json()["errors"]} == {"channels", "x"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+def test_a_message_no_instance_waits_for_starts_the_process_it_starts(api):
+    assert api["ed"].deploy("download_follow_up.bpmn").status_code == 201
+    sent = api["admin"].post("/messages", json={"name": "ebook_downloaded", "correlation": {"email": "anna@x.example"},
+                                                "data": {"pages_read": 12}})
+    assert sent.status_code == 200, sent.get_json()
+    [instance_id] = sent.get_json()["delivered_to"]
+    instance = api["admin"].get(f"/instances/{instance_id}").get_json()
+    assert instance["data"]["pages_read"] == 12 and instance["data"]["email"] == "anna@x.example"
+    assert [t["element_id"] for t in instance["tasks"]] == ["Task_call"]
+    again = api["admin"].post("/messages", json={"name": "ebook_downloaded", "data": {"pages_read": 3}})
+    assert again.status_code == 200 and again.get_json()["delivered_to"] != [instance_id]    # one instance per message
+
+
+def test_a_message_nothing_waits_for_or_starts_is_still_not_found(api):
+    assert api["ed"].deploy("download_follow_up.bpmn").status_code == 201
+    reply = api["admin"].post("/messages", json={"name": "webinar_booked", "data": {}})
+    assert reply.status_code == 404, reply.get_json()
+
+
+def test_a_signal_one_instance_throws_reaches_the_instances_waiting_elsewhere(api):
+    assert api["ed"].deploy("announce_launch.bpmn").status_code == 201
+    assert api["ed"].deploy("wait_for_launch.bpmn").status_code == 201
+    waiting = [start(api, "wait_for_launch", {})["id"] for _ in range(2)]
+    thrower = start(api, "announce_launch", {})
+    done = api["walt"].post(f"/tasks/{thrower['tasks'][0]['id']}/complete", json={"data": {}})
+    assert done.status_code == 200 and done.get_json()["status"] == "completed", done.get_json()
+    for instance_id in waiting:
+        instance = api["admin"].get(f"/instances/{instance_id}").get_json()
+        assert [t["element_id"] for t in instance["tasks"]] == ["Task_post"], instance
+    history = api["admin"].get(f"/instances/{waiting[0]}/history").get_json()
+    assert any(e["type"] == "signal_received" and e["element_id"] == "Catch_live" for e in history), history
+
+
+def test_event_subprocesses_start_on_their_message_or_signal_and_an_interrupting_one_ends_the_rest(api):
+    assert api["ed"].deploy("cancellable_campaign.bpmn").status_code == 201
+    instance = start(api, "cancellable_campaign", {})
+    frozen = api["admin"].post("/signals", json={"name": "budget_frozen", "data": {}})     # non-interrupting
+    assert frozen.status_code == 200 and frozen.get_json()["delivered_to"] == [instance["id"]], frozen.get_json()
+    shown = api["admin"].get(f"/instances/{instance['id']}").get_json()
+    assert sorted(t["element_id"] for t in shown["tasks"]) == ["Task_tell", "Task_write"], shown
+    cancelled = api["admin"].post("/messages", json={"name": "campaign_cancelled", "data": {"why": "budget cut"}})
+    assert cancelled.status_code == 200 and cancelled.get_json()["delivered_to"] == [instance["id"]]
+    shown = api["admin"].get(f"/instances/{instance['id']}").get_json()
+    assert [t["element_id"] for t in shown["tasks"]] == ["Task_tidy"], shown      # the rest was cancelled
+    done = api["walt"].post(f"/tasks/{shown['tasks'][0]['id']}/complete", json={"data": {}})
+    assert done.status_code == 200 and done.get_json()["status"] == "completed", done.get_json()
+    assert done.get_json()["data"]["why"] == "budget cut"
+
+
+# ---------------------------------------------------------------------------------------------
+# Acceptance of what the authoring tools write
+
+
+def test_a_spiffarena_process_without_is_executable_runs_and_its_schema_slips_are_warnings(api):
+    deployed = api["ed"].deploy("spiff_follow_up.bpmn")
+    assert deployed.status_code == 201, deployed.get_json()
+    body = deployed.get_json()
+    assert body["dialect"] == "spiff" and body["processes"][0]["executable"] is True
+    assert [(w["element_id"], w["message"]) for w in body["warnings"]] == [
+        ("Esc_late", "the BPMN schema has no errorCode on escalation; Baton ignores it"),
+        ("Start_spiff", "the BPMN schema has no messageRef on startEvent; Baton ignores it")]
+    instance = start(api, "spiff_follow_up", {})
+    assert instance["data"]["follow_up"] == "call in 6 days" and instance["tasks"][0]["element_id"] == "Task_call"
+
+
+def test_a_plain_process_without_is_executable_stays_a_model(api):
+    xml = diagram("link_jump.bpmn").replace(b' isExecutable="true"', b"")
+    kept = api["ed"].deploy(("plain.bpmn", xml), as_model=True)
+    assert kept.status_code == 201 and kept.get_json()["processes"][0]["executable"] is False
+
+
+def test_a_textarea_field_takes_several_lines(api):
+    xml = diagram("brief_with_copy.bpmn").replace(b'id="title" label="Title" type="string"',
+                                                  b'id="title" label="Title" type="textarea"')
+    assert api["ed"].deploy(("brief_textarea.bpmn", xml), "write_copy.bpmn").status_code == 201
+    instance = start(api, "brief_with_copy", {"title": "Spring\nsale", "budget": 1, "channel": "web"})
+    assert instance["data"]["title"] == "Spring\nsale"
+
+
+def test_print_in_a_script_runs_and_shows_nowhere(api):
+    xml = diagram("write_copy.bpmn").replace(b'scratch = "notes only the writer needs"',
+                                             b'print("drafting for", channel)\nscratch = "notes"')
+    assert api["ed"].deploy(("brief_with_copy.bpmn", diagram("brief_with_copy.bpmn")),
+                            ("write_copy.bpmn", xml)).status_code == 201
+    instance = start(api, "brief_with_copy", {"title": "Spring sale", "budget": 50, "channel": "email"})
+    assert instance["status"] == "running" and instance["data"]["approved_copy"] == "Spring sale (email, 100)"

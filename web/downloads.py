@@ -1,0 +1,25 @@
+"""Files the lists can be downloaded as (`format=csv`), answered the same way by the API and the pages."""
+import unicodedata
+from urllib.parse import quote
+
+from flask import Response, request
+
+from engine.insight import exports
+
+
+def wants_csv():
+    return request.args.get("format") == "csv"
+
+
+def csv_reply(name, header, rows):
+    return Response(exports.to_csv(header, rows), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": attachment(f"{name}.csv")})
+
+
+def attachment(filename):
+    """The Content-Disposition of a download named `filename` (RFC 6266): the exact name, UTF-8 and
+    percent-encoded, in `filename*` (RFC 5987), and an ASCII stand-in in `filename` for old clients.
+    A raw name in the header broke on `диаграмма.bpmn` (headers are Latin-1) and was cut at a `"`."""
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    plain = "".join(c if 0x20 <= ord(c) < 0x7f and c not in '"\\' else "_" for c in plain) or "download"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
