@@ -60,7 +60,7 @@ def _bounded_duration(expression):
 
 def _bounded_datetime(expression):
     moment = _get_datetime(expression)
-    latest = clock.now().replace(tzinfo=_dt.timezone.utc) + _dt.timedelta(days=366 * MAX_TIMER_YEARS)
+    latest = clock.now().replace(tzinfo=_dt.UTC) + _dt.timedelta(days=366 * MAX_TIMER_YEARS)
     if moment > latest:
         raise LimitExceeded(f"timer date {_shown(expression)} is more than {MAX_TIMER_YEARS} years away")
     return moment

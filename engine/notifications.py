@@ -12,8 +12,8 @@ import os
 import re
 import smtplib
 import ssl
-from contextlib import contextmanager
 import urllib.request
+from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
 from functools import lru_cache

@@ -174,7 +174,8 @@ def _str_join(separator):
     def join(items):
         items = list(items)
         if len(items) > MAX_SEQUENCE or \
-                sum(len(i) if isinstance(i, (str, bytes)) else 0 for i in items) + len(separator) * len(items) > MAX_SEQUENCE:
+                sum(len(i) if isinstance(i, (str, bytes)) else 0 for i in items) + len(separator) * len(items) \
+                > MAX_SEQUENCE:
             raise SandboxError(f"result too large (more than {MAX_SEQUENCE} characters)")
         return separator.join(items)
     return join

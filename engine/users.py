@@ -44,7 +44,8 @@ def create(session, username, password, roles=(), admin=False, email=None):
     if not isinstance(username, str) or not _USERNAME.match(username):
         errors.append({"field": "username", "message": "use 1-80 letters, digits, . _ @ or -"})
     elif username.lower() in INTERNAL_NAMES:
-        errors.append({"field": "username", "message": f"{username!r} is a name Baton itself acts under; choose another"})
+        errors.append({"field": "username",
+                       "message": f"{username!r} is a name Baton itself acts under; choose another"})
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         errors.append({"field": "password", "message": f"must be at least {MIN_PASSWORD} characters"})
     errors += _role_errors(roles)
@@ -68,7 +69,8 @@ def _role_errors(roles):
     if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
         return [{"field": "roles", "message": "must be a list of role names"}]
     if any(lengths.too_long(r.strip(), UserRole.role) for r in roles):
-        return [{"field": "roles", "message": f"a role name may have at most {lengths.limit(UserRole.role)} characters"}]
+        return [{"field": "roles",
+                 "message": f"a role name may have at most {lengths.limit(UserRole.role)} characters"}]
     return []
 
 

@@ -105,7 +105,8 @@ def build(documents, lent=()):
             bundle.code.extend(call_mappings.code(call_mappings.read(process)))
     for document in documents:
         if document.kind == "dmn":
-            bundle.code.extend((owner, kind, text, "eval") for owner, kind, text in elements.decision_code(document.root))
+            bundle.code.extend((owner, kind, text, "eval")
+                               for owner, kind, text in elements.decision_code(document.root))
     problems += _form_problems(bundle) + _reserved_id_problems(bundle) + _reference_problems(bundle)
     for document in bundle.diagrams:
         problems += unrunnable.problems(document, _executable(document)) + links.problems(document, _executable(document))

@@ -19,7 +19,9 @@ def demo_site(session, live):
     task = session.query(HumanTask).filter_by(state="open").first()
     pages = ["/", "/?tab=mine", "/start", "/start/content_calendar", f"/tasks/{task.id}", "/instances/",
              f"/instances/{instance.id}", "/modeller/", f"/modeller/{instance.definition_id}",
-             "/modeller/processes/content_calendar", "/notifications/", "/admin/users"]
+             "/modeller/processes/content_calendar", "/modeller/new", "/notifications/", "/admin/users",
+             "/admin/calendars/", "/account/tokens", "/profile", "/overview", "/processes/content_calendar/board",
+             "/processes/content_calendar/analytics", "/processes/content_calendar/heatmap"]
     return live, pages
 
 

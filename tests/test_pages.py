@@ -117,3 +117,24 @@ def test_a_claim_conflict_keeps_what_was_typed_and_says_who_holds_the_task(app, 
         or page.get_element_by_id("f-brief").get("value") == "My careful brief"
     assert "wendy is working on this task" in reply.text
     assert not page.xpath('//button[@value="complete"]'), "no Complete button for a task someone else holds"
+
+
+def test_the_instance_page_shows_data_as_people_read_it(app, session, people):
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    instance = instances.start(session, "campaign_review", {"title": "Readable", "budget": 500}, people["mia"])
+    (brief,), _ = tasks.open_for(session, people["walt"])
+    tasks.complete(session, brief.id, people["walt"], {"brief": "A brief long enough"})
+    (copy,), _ = tasks.open_for(session, people["walt"], tab="roles")
+    tasks.complete(session, copy.id, people["walt"], {"copy": "Buy"})
+    (visuals,), _ = tasks.open_for(session, people["dora"])
+    tasks.complete(session, visuals.id, people["dora"], {"visual_url": "v.png"})
+    (approve,), _ = tasks.open_for(session, people["mia"], tab="roles")
+    tasks.complete(session, approve.id, people["mia"], {"approved": False})
+
+    page = html.fromstring(Browser(app, "mia").get(f"/instances/{instance.id}").text)
+    data = dict(zip([dt.text_content() for dt in page.xpath("//dl[@class='data']/dt")],
+                    [dd.text_content() for dd in page.xpath("//dl[@class='data']/dd")]))
+    assert data["Campaign title"] == "Readable" and data["Budget (EUR)"] == "500"
+    assert next(v for k, v in data.items() if k.lower().startswith("approved")) == "no"
+    history = page.xpath("//ol[@class='history']")[0].text_content()
+    assert "True" not in history and "None" not in history and "['" not in history

@@ -76,7 +76,8 @@ def _show(instance, preview=None, submitted=None, errors=None, status=200):
     return render_template("instances/show.html", instance=instance, view=instances.describe(db.session, instance),
                            events=history.events(db.session, instance.id), plan=current, timeline=timeline,
                            today=today, first=first, last=last, now=clock.now(), fields=fields, errors=errors or {},
-                           preview=preview, moved=moved), status
+                           preview=preview, moved=moved,
+                           labels=definitions.field_labels(db.session, instance.definition_id)), status
 
 
 def _submitted():

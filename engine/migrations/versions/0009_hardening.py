@@ -16,16 +16,15 @@ Revises: 0008
 Create Date: 2026-12-04 23:20:00.000000
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0009'
-down_revision: Union[str, Sequence[str], None] = '0008'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0008'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 _INTERNAL_NAMES = {"scheduler", "cli", "worker", "system"}   # as engine.access.INTERNAL_NAMES was at 0009
 
