@@ -1,5 +1,5 @@
 # Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`
-# (the whole suite on SQLite, then again on a throw-away PostgreSQL cluster).
+# (lint, then the whole suite on SQLite, then again on a throw-away PostgreSQL cluster).
 # Everything else here is what those two need, installed when missing.
 PYTHON ?= python3.11
 VENV := .venv
@@ -19,6 +19,7 @@ run: venv frontend
 	$(BIN)/baton serve --host $(HOST) --port $(PORT)
 
 test: venv frontend system-packages
+	$(BIN)/ruff check engine web modeller tests bench
 	$(BIN)/python -m pytest
 	BATON_TEST_DB=postgresql $(BIN)/python -m pytest
 

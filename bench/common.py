@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,7 +400,7 @@ def postgres_version(cluster=None):
 
 def header(title, mode):
     print(f"# {title}")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · mode {mode} · nproc {os.cpu_count()} · "
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · mode {mode} · nproc {os.cpu_count()} · "
           f"Python {platform.python_version()} · SQLite {sqlite3.sqlite_version} · {postgres_version()} · "
           f"load average at start {os.getloadavg()[0]:.2f}")
     print()

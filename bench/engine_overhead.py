@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
-
 from SpiffWorkflow import TaskState  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
@@ -107,7 +106,7 @@ def setup_database(url, n_instances):
     common.deploy(session, "linear.bpmn", common.linear_bpmn(KEY, STEPS))
     actor = common.add_user(session, "bench", ["bench"])
     token = users.issue_token(session, users.find(session, "bench"))
-    for n in range(n_instances):
+    for _ in range(n_instances):
         instances.start(session, KEY, {}, common.OPERATOR)
     session.close()
     return factory, actor, token

@@ -36,7 +36,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
-
 from sqlalchemy import event, func, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 

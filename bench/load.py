@@ -24,7 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
-
 from sqlalchemy import func, select  # noqa: E402
 
 from engine import database, instances, users  # noqa: E402

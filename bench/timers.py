@@ -25,13 +25,12 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import say  # noqa: E402
-
 from sqlalchemy import func, select, text  # noqa: E402
 
 from engine import clock, database, instances, tasks, timers  # noqa: E402
@@ -42,7 +41,7 @@ T0 = datetime(2026, 12, 1, 9, 0)
 
 
 def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def prepare(url):
@@ -200,7 +199,7 @@ def main():
     if part_b:
         p = common.percentile
         rows = []
-        for db, fired, engine_late, recorded_late, notes in part_b:
+        for db, fired, engine_late, recorded_late, _notes in part_b:
             for what, values in (("events.at − due", engine_late), ("row inserted − due", recorded_late)):
                 rows.append((db, f"{fired:,} of {m:,}", what, f"{p(values, 50):.2f} s", f"{p(values, 99):.2f} s",
                              f"{max(values):.2f} s", f"{min(values):.2f} s"))

@@ -5,7 +5,7 @@ thread only, so a worker firing timers "as of" a moment makes SpiffWorkflow agre
 """
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _frozen = []
 _local = threading.local()
@@ -18,7 +18,7 @@ def now():
         return override
     if _frozen:
         return _frozen[-1]
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager

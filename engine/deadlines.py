@@ -9,7 +9,8 @@ from modeller.normalise import juel_to_python
 
 from . import calendars, sandbox, workdays
 
-_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+                       r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
 def parse_duration(text):
@@ -28,7 +29,7 @@ def as_utc(value):
         value = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(_dt.UTC).replace(tzinfo=None)
         return value
     if isinstance(value, _dt.date):
         return _dt.datetime(value.year, value.month, value.day)

@@ -17,12 +17,12 @@ from modeller.elements import split_names
 from modeller.reader import BPMN_NS, CAMUNDA_NS
 
 from . import clock, definitions, instances, messages, tasks, timers, users
-from .notifications import manager_role
 from .errors import NotFound
 from .models import HumanTask, Instance
+from .notifications import manager_role
 
 DIAGRAMS = Path(os.environ.get("BATON_DIAGRAMS", Path(__file__).resolve().parent.parent / "diagrams"))
-PASSWORD_SUFFIX = "-demo"
+PASSWORD_SUFFIX = "-demo"   # noqa: S105 - the demo's published logins, not a secret
 MANAGING_ROLE = "marketing manager"   # (as Baton reads role names) the demo role whose user also holds the manager role
 
 

@@ -14,7 +14,7 @@ than the statement itself: a change's writes and its COMMIT go out together (`co
 """
 from collections import namedtuple
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import bindparam, func, literal_column, select
 
@@ -89,12 +89,13 @@ def write(connection, statement, values):
     return _send(connection, statement, values if isinstance(values, list) else [values])
 
 
-@lru_cache(maxsize=None)   # the guarded writes are module constants
+@cache   # the guarded writes are module constants
 def _expecting_one(statement):
     """`WITH matched AS (<write> RETURNING 1) SELECT baton_expect_one(count(*), :baton_conflict) FROM matched`:
     the write, checked by the server."""
     matched = statement.returning(literal_column("1")).cte("matched")
-    return select(func.baton_expect_one(func.count(), bindparam("baton_conflict")).label("matched")).select_from(matched)
+    checked = func.baton_expect_one(func.count(), bindparam("baton_conflict")).label("matched")
+    return select(checked).select_from(matched)
 
 
 def expect_one(connection, statement, values, conflict):

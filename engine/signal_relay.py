@@ -24,7 +24,7 @@ def _throw_and_note(definition, my_task):
 
 def pass_on(session, instance_id, workflow):
     """Broadcast the signals `workflow` (of instance `instance_id`) threw to the other waiting instances."""
-    from .messages import relay   # messages builds on instances, which calls this after every change
+    from .messages import relay  # messages builds on instances, which calls this after every change
     thrown = workflow.__dict__.pop("baton_thrown_signals", [])
     if not thrown or _depth.get() >= MAX_RELAYS:
         return

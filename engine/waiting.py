@@ -4,7 +4,7 @@
 SpiffWorkflow's timers read `datetime.now()` themselves; they are pointed at `engine.clock`
 here so that tests pass time in instead of sleeping, and so every part of Baton agrees on "now".
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -24,7 +24,7 @@ class _ClockedDatetime(datetime):
 
     @classmethod
     def now(cls, tz=None):
-        moment = clock.now().replace(tzinfo=timezone.utc)
+        moment = clock.now().replace(tzinfo=UTC)
         return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
 
 
@@ -37,7 +37,7 @@ def as_naive_utc(value):
     if not value:
         return None
     moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else value
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _waiting(workflow):
@@ -109,4 +109,5 @@ def write(session, instance_id, waits):
     connection = session.connection()
     driver.write(connection, _FORGET, {"instance_id": instance_id})
     if waits:
-        driver.write(connection, _WAIT, [{"instance_id": instance_id, "kind": kind, "name": name} for kind, name in waits])
+        driver.write(connection, _WAIT, [{"instance_id": instance_id, "kind": kind, "name": name}
+                                         for kind, name in waits])

@@ -200,7 +200,8 @@ def form_problem(field):
     if not field["id"]:
         return "a form field has no id"
     if field["type"] not in FORM_TYPES:
-        return f"form field {field['id']!r} has unsupported type {field['type']!r} (use {', '.join(sorted(FORM_TYPES))})"
+        return (f"form field {field['id']!r} has unsupported type {field['type']!r} "
+                f"(use {', '.join(sorted(FORM_TYPES))})")
     if field["type"] == "enum" and not field.get("values"):
         return f"enum form field {field['id']!r} has no values"
     return None

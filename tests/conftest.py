@@ -129,9 +129,8 @@ OPERATOR = Actor("test-operator", admin=True)
 @pytest.fixture(scope="session")
 def browser():
     """The system Chromium, launched once (fails with an install hint when it is missing)."""
-    from playwright.sync_api import sync_playwright
-
     from live import launch
+    from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         chromium = launch(playwright)
         yield chromium

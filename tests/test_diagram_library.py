@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import OPERATOR
 from lxml import etree
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ParallelGateway
@@ -23,7 +24,6 @@ from sqlalchemy import func, select
 
 from engine import clock, database, definitions, demo, history, instances, messages, tasks, timers, users
 from engine.models import HumanTask, Instance, User
-from conftest import OPERATOR
 from modeller import elements
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,9 +3,9 @@
 SpiffWorkflow merges the branches' data at a join with the last branch to arrive winning for every
 field, including fields it only carried along from the split: in a second round the branch that
 finishes last would bring back the first round's answer of the other branch."""
+from conftest import OPERATOR, diagram
 from sqlalchemy import select
 
-from conftest import OPERATOR, diagram
 from engine import definitions, instances, tasks
 from engine.models import HumanTask
 

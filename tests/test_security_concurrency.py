@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, Api, diagram
+from SpiffWorkflow import TaskState
 from sqlalchemy import func, select
 from test_security_sandbox import USER_LOOP
-
-from SpiffWorkflow import TaskState
 
 from engine import database, definitions, instances, tasks, workflows
 from engine.errors import Conflict

@@ -286,7 +286,7 @@ XXE_BODIES = {
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_the_parser_never_resolves_anything(canaries, name, encoding):
     secret, fifo, network = canaries
-    text = '<?xml version="1.0" encoding="%s"?>\n' % encoding.upper() + \
+    text = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n' + \
         XXE_BODIES[name].format(secret=secret, fifo=fifo, url=network.url)
     started = time.monotonic()
     with OpenCanary(fifo) as opened:

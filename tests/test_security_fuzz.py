@@ -9,9 +9,9 @@ Hypothesis runs derandomized (the same cases every run) and does not shrink, so 
 fast and deterministic. Each property collects its unexpected exceptions by kind (one example mutant
 each) and reports them together at its end, so one bug does not hide the others.
 """
-import re
 import copy
 import os
+import re
 import signal
 from contextlib import contextmanager
 

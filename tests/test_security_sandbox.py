@@ -16,7 +16,6 @@ from xml.sax.saxutils import escape
 
 import pytest
 from conftest import PASSWORD, Api, make_app
-
 from sqlalchemy import select
 
 from engine import database, definitions, history, instances, sandbox, tasks, users, workflows

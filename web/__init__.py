@@ -28,8 +28,23 @@ def create_app(overrides=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import admin, api, auth, errors, inbox, instances, modeller_pages, notices, security, templating
-    from . import analytics_pages, calendar_pages, manager_api, overview, work_calendars
+    from . import (
+        admin,
+        analytics_pages,
+        api,
+        auth,
+        calendar_pages,
+        errors,
+        inbox,
+        instances,
+        manager_api,
+        modeller_pages,
+        notices,
+        overview,
+        security,
+        templating,
+        work_calendars,
+    )
     for blueprint in (api.bp, manager_api.bp):
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)

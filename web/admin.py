@@ -1,21 +1,14 @@
 """Admin pages: people, roles, passwords, deactivation."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 
 from engine import users
-from engine.errors import BatonError, Forbidden
+from engine.errors import BatonError
 
-from .auth import actor
+from .auth import admins_only
 from .extensions import db
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = admins_only(Blueprint("admin", __name__, url_prefix="/admin"), "manage users")
 
-
-@bp.before_request
-@login_required
-def require_admin():
-    if not actor().admin:
-        raise Forbidden("only admins may manage users")
 
 
 def _roles(text):

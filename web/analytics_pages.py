@@ -1,25 +1,19 @@
 """Per-process pages: the pipeline board, the analytics (tables, bars, two versions side by side), and
 the diagram heatmap, whose figures the viewer fetches as JSON."""
 from flask import Blueprint, abort, jsonify, render_template, request
-from flask_login import login_required
 
 from engine import clock, definitions
 from engine.insight import analytics, board, exports
 from engine.insight.flow import version_numbers, version_of
 
 from . import assets
-from .auth import actor
+from .auth import actor, signed_in_only
 from .downloads import csv_reply, wants_csv
 from .errors import json_errors
 from .extensions import db
 
-bp = Blueprint("processes", __name__, url_prefix="/processes")
+bp = signed_in_only(Blueprint("processes", __name__, url_prefix="/processes"))
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 def _versions(key):

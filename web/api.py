@@ -211,7 +211,8 @@ def add_time_off(username):
 
 
 def _describe_user(user):
-    return {"username": user.username, "email": user.email, "roles": user.role_names, "admin": user.is_admin, "active": user.active}
+    return {"username": user.username, "email": user.email, "roles": user.role_names, "admin": user.is_admin,
+            "active": user.active}
 
 
 @bp.post("/users")

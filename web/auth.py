@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from engine import credentials, login_throttle, users
+from engine.errors import Forbidden
 
 from .extensions import db, login_manager
 
@@ -56,6 +57,22 @@ def api_actor():
 def actor():
     """The acting user of this request (pages or API)."""
     return g.actor if "actor" in g else current_user.actor
+
+
+def signed_in_only(blueprint):
+    """Every route of `blueprint` needs a signed-in person: pages send others to the sign-in form."""
+    blueprint.before_request(login_required(lambda: None))
+    return blueprint
+
+
+def admins_only(blueprint, what):
+    """Every route of `blueprint` is for signed-in admins; anyone else gets 403 saying `what` is theirs."""
+    @login_required
+    def require_admin():
+        if not actor().admin:
+            raise Forbidden(f"only admins may {what}")
+    blueprint.before_request(require_admin)
+    return blueprint
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
 """The `baton` command: database, users, deploy/start/tasks/complete, the server, the worker and demo data."""
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -188,7 +189,5 @@ def worker(interval, once):
     url = current_app.config["SQLALCHEMY_DATABASE_URI"]
     click.echo(f"worker polling every {interval} s with database {database.shown(url)}; Ctrl-C to stop")
     factory = database.connect(url)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         background.run_forever(factory, interval)
-    except KeyboardInterrupt:
-        pass

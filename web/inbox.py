@@ -1,21 +1,15 @@
 """The inbox, the task page and the start page: where people do their work."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 
 from engine import calendars, definitions, forms, instances, plan, tasks
 from engine.errors import Conflict, Forbidden, Invalid
 
-from .auth import actor
+from .auth import actor, signed_in_only
 from .extensions import db
 from .pages import handoff_message, render_markdown
 
-bp = Blueprint("inbox", __name__)
+bp = signed_in_only(Blueprint("inbox", __name__))
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 def _filters():

@@ -1,6 +1,5 @@
 """Instance pages: the list, one instance with its tasks, data and history, and admin actions."""
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import login_required
 
 from engine import clock, definitions, history, instances, plan, progress
 from engine.errors import Forbidden, Invalid
@@ -8,20 +7,15 @@ from engine.insight import exports, listing
 from engine.plan import anchor
 
 from . import assets, manager_api
-from .auth import actor
+from .auth import actor, signed_in_only
 from .downloads import csv_reply, wants_csv
 from .errors import json_errors
 from .extensions import db
 from .timeline import rows as timeline_rows
 
-bp = Blueprint("instances", __name__, url_prefix="/instances")
+bp = signed_in_only(Blueprint("instances", __name__, url_prefix="/instances"))
 STATUSES = listing.STATUSES
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 def _readable(instance_id):

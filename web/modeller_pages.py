@@ -1,6 +1,5 @@
 """The modeller pages: the list of diagrams, upload, the bpmn-js editor and saving from it."""
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import login_required
 from sqlalchemy import select
 
 from engine import definitions
@@ -10,17 +9,12 @@ from modeller import reader
 from modeller.diff import compare
 
 from . import assets
-from .auth import actor
+from .auth import actor, signed_in_only
 from .errors import json_errors
 from .extensions import db
 
-bp = Blueprint("modeller", __name__, url_prefix="/modeller")
+bp = signed_in_only(Blueprint("modeller", __name__, url_prefix="/modeller"))
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 @bp.get("/")

@@ -1,19 +1,14 @@
 """The bell: in-app notifications for the signed-in user."""
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from engine import notifications
 
-from .auth import actor
+from .auth import actor, signed_in_only
 from .extensions import db
 
-bp = Blueprint("notices", __name__, url_prefix="/notifications")
+bp = signed_in_only(Blueprint("notices", __name__, url_prefix="/notifications"))
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 @bp.get("/")

@@ -1,21 +1,15 @@
 """The manager's overview page: late work and who holds it, with nudge and reassign buttons; and how
 figures read on the manager's pages (durations, shares)."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 
 from engine import calendars, clock
 from engine.insight import overview, visibility
 
-from .auth import actor
+from .auth import actor, signed_in_only
 from .extensions import db
 
-bp = Blueprint("overview", __name__)
+bp = signed_in_only(Blueprint("overview", __name__))
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
 
 
 @bp.app_template_filter("duration")

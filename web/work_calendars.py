@@ -1,23 +1,16 @@
 """Admin pages for working days: calendars with their holidays (typed in, or imported from an `.ics`
 file), the default calendar, and people's time off."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 
 from engine import calendars
-from engine.errors import Forbidden, Invalid
+from engine.errors import Invalid
 
-from .auth import actor
+from .auth import actor, admins_only
 from .extensions import db
 
-bp = Blueprint("work_calendars", __name__, url_prefix="/admin/calendars")
+bp = admins_only(Blueprint("work_calendars", __name__, url_prefix="/admin/calendars"), "keep calendars")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-
-@bp.before_request
-@login_required
-def require_admin():
-    if not actor().admin:
-        raise Forbidden("only admins may keep calendars")
 
 
 def _page(errors=None, status=200):

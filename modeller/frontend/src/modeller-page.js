@@ -47,6 +47,7 @@ import 'bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css';
 import 'diagram-js-minimap/assets/diagram-js-minimap.css';
 import 'bpmn-js-token-simulation/assets/css/bpmn-js-token-simulation.css';
 import './baton.css';
+import { startOnPage } from './start-on-page';
 
 function start(root) {
   const byId = (id) => document.getElementById(id);
@@ -245,16 +246,4 @@ function fitViewport(bpmnjs) {
   canvas.zoom(Math.min(1, canvas.zoom() * 0.95), 'auto');
 }
 
-function init() {
-  const root = document.getElementById('baton-modeller');
-
-  if (root) {
-    start(root);
-  }
-}
-
-if (document.readyState === 'loading') {
-  document.addEventListener('DOMContentLoaded', init);
-} else {
-  init();
-}
+startOnPage('baton-modeller', start);

@@ -19,6 +19,7 @@ import { observeCanvasResize } from './canvas-resize';
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import './baton.css';
+import { startOnPage } from './start-on-page';
 
 async function fetchState(url) {
   const response = await fetch(url, {
@@ -111,16 +112,4 @@ function start(root) {
   state.ready.catch(() => {});
 }
 
-function init() {
-  const root = document.getElementById('baton-viewer');
-
-  if (root) {
-    start(root);
-  }
-}
-
-if (document.readyState === 'loading') {
-  document.addEventListener('DOMContentLoaded', init);
-} else {
-  init();
-}
+startOnPage('baton-viewer', start);
