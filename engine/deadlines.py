@@ -2,25 +2,30 @@
 duration counted from when the task became ready (`P2D`), or an expression over the instance
 data run in the sandbox (`publish_date - days(25)`)."""
 import datetime as _dt
-import re
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from modeller.elements import deadline_kind
 from modeller.normalise import juel_to_python
 
-from . import calendars, sandbox, workdays
-
-_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-                       r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+from . import bounds, calendars, clock, sandbox, workdays
 
 
-def parse_duration(text):
-    """ISO 8601 duration; a year counts 365 days and a month 30 (calendar-free, as Camunda does)."""
-    match = _DURATION.match(text.strip())
-    if not match or text.strip() in ("P", "PT"):
+def parse_duration(text, start=None):
+    """ISO 8601 duration as a length counted from `start` (default: now), with the calendar arithmetic
+    SpiffWorkflow's timers use (a month is as long as the month it starts in) and the limits
+    `engine.bounds` puts on them, so `P1M` means one thing for a timer, a due date, a reminder and an
+    estimate."""
+    text = str(text).strip()
+    if not text.startswith("P") or text in ("P", "PT"):
         raise ValueError(f"not an ISO 8601 duration: {text!r}")
-    years, months, weeks, days, hours, minutes, seconds = (float(g) if g else 0 for g in match.groups())
-    return _dt.timedelta(days=years * 365 + months * 30 + weeks * 7 + days, hours=hours, minutes=minutes,
-                         seconds=seconds)
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+    except bounds.LimitExceeded as error:
+        raise ValueError(str(error)) from None
+    except Exception:   # SpiffWorkflow raises a bare Exception("Invalid duration")  # noqa: BLE001
+        raise ValueError(f"not an ISO 8601 duration: {text!r}") from None
+    return TimerEventDefinition.get_timedelta_from_start(parsed, start or clock.now())
 
 
 def as_utc(value):
@@ -46,6 +51,6 @@ def resolve(text, data, ready_at):
     if kind == "instant":
         return as_utc(text)
     if kind == "duration":
-        return workdays.to_working_day(calendars.active(), ready_at + parse_duration(text), backwards=False)
+        return workdays.to_working_day(calendars.active(), ready_at + parse_duration(text, ready_at), backwards=False)
     return workdays.to_working_day(calendars.active(), as_utc(sandbox.run(juel_to_python(text), dict(data))),
                                    backwards="+" not in text)

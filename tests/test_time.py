@@ -334,3 +334,14 @@ def test_a_task_tells_its_role_then_its_claimer_and_the_managers(session):
         worker.run_once(session)
         assert told("overdue", keywords.id) == [("app", "meg", None), ("app", "sue", None),
                                                 ("email", "meg", "meg@agency.example")]
+
+
+def test_a_month_means_the_same_for_a_due_date_and_a_timer():
+    """`P1M` from 10 February is 10 March for a task's due date, as it is for a timer (not 30 days)."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    from engine import deadlines
+    start = datetime(2026, 2, 10, 9, 0)
+    due = deadlines.resolve("P1M", {}, start)
+    timer = start + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration("P1M"), start)
+    assert due == timer == datetime(2026, 3, 10, 9, 0)

@@ -76,7 +76,7 @@ def planned_date(step, data, base):
         if step["due"]:
             return deadlines.resolve(step["due"], data, base)
         if step.get("estimate") and deadline_kind(step["estimate"]) == "duration":
-            return workdays.to_working_day(calendars.active(), base + deadlines.parse_duration(step["estimate"]),
+            return workdays.to_working_day(calendars.active(), base + deadlines.parse_duration(step["estimate"], base),
                                            backwards=False)
     except Exception:   # noqa: BLE001 - the plan shows the step without a date rather than fail
         return None
