@@ -36,10 +36,10 @@ def create_app(overrides=None):
         calendar_pages,
         errors,
         inbox,
-        instances,
+        instance_pages,
         manager_api,
         modeller_pages,
-        notices,
+        notice_pages,
         overview,
         security,
         templating,
@@ -48,12 +48,12 @@ def create_app(overrides=None):
     for blueprint in (api.bp, manager_api.bp):
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    for blueprint in (auth.bp, inbox.bp, instances.bp, modeller_pages.bp, admin.bp, notices.bp, overview.bp,
+    for blueprint in (auth.bp, inbox.bp, instance_pages.bp, modeller_pages.bp, admin.bp, notice_pages.bp, overview.bp,
                       analytics_pages.bp, calendar_pages.bp, work_calendars.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     security.register(app)
     templating.register(app)
     assets.register(app)
-    app.context_processor(notices.unread_count)
+    app.context_processor(notice_pages.unread_count)
     return app
