@@ -77,10 +77,6 @@ class Document:
     def uses_spiff_extensions(self):
         return _uses_namespace(self.root, SPIFF_NS)
 
-    @property
-    def has_diagram(self):
-        return next(self.root.iter(f"{{{BPMNDI_NS}}}BPMNShape"), None) is not None
-
     @cached_property
     def lines(self):
         """Element id → line of the first element with that id, read once: naming the line of every

@@ -3,13 +3,13 @@ stopped at the end. Uses Debian's `postgresql` package (installed by `make test`
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+from live import free_port
 
 INSTALL_HINT = "PostgreSQL server binaries not found: run `make system-packages` (apt-get install postgresql)"
 
@@ -21,17 +21,13 @@ def _bin(name):
     return found[-1]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="baton-pg-"))
         self.data = self.folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0   # initdb refuses root: run the server as `postgres`
         self._counter = 0
 

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from live import free_port
 
 BATON = Path(sys.executable).with_name("baton")
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
@@ -25,10 +25,6 @@ def _environment():
     return {key: value for key, value in os.environ.items() if not key.startswith("BATON_")}
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url, user=None, password=None):
@@ -81,7 +77,7 @@ def test_first_run_serves_the_demo_from_the_default_database(fresh_folder):
     manager = next(line.split() for line in demo.splitlines() if line.strip().startswith("marketing_manager "))
     assert manager[1] == "marketing_manager-demo" and "manager" in " ".join(manager[2:]).split(", ")
 
-    port = _free_port()
+    port = free_port()
     worker = subprocess.Popen([str(BATON), "worker", "--interval", "0.5"], cwd=fresh_folder, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     server = subprocess.Popen([str(BATON), "serve", "--port", str(port)], cwd=fresh_folder, env=env,

@@ -2,7 +2,6 @@
 concurrent clients racing for the same tasks. Nothing is lost and nothing is done twice."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 from conftest import DIAGRAMS, OPERATOR
+from live import free_port
 from sqlalchemy import func, select, text, update
 
 from engine import database, definitions, driver, instances, tasks, users
@@ -24,10 +24,6 @@ BATON = str(Path(sys.executable).with_name("baton"))
 INSTANCES = 24
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(base, token, method, path, body=None):

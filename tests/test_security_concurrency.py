@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, Api, diagram
+from live import free_port
 from SpiffWorkflow import TaskState
 from sqlalchemy import func, select
 from test_security_sandbox import USER_LOOP
@@ -200,10 +200,6 @@ def test_two_engine_sessions_racing_in_threads(db_url, session, people):
 # ---------------------------------------------------------------------------------------------
 # Crash safety: SIGKILL the real server in the middle of a stream of completions.
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _call(base, method, path, body=None, user="walt"):
@@ -272,7 +268,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_completion(tmp_path):
     baton("users", "add", "walt", "--password", PASSWORD, "--role", "writer")
     baton("users", "add", "ed", "--password", PASSWORD, "--role", "modeller")
     baton("deploy", str(loop), "--user", "ed")
-    log, port = tmp_path / "serve.log", _free_port()
+    log, port = tmp_path / "serve.log", free_port()
     server, base = _serve(env, port, log)
     acknowledged, unknown, lock, stop = [], [], threading.Lock(), threading.Event()
     try:
