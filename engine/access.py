@@ -1,6 +1,8 @@
 """Who may do what. Every entry point (API, pages, CLI) asks these functions, so none can skip them."""
 from dataclasses import dataclass
 
+from .errors import Forbidden
+
 EVERYONE = "*"
 
 
@@ -42,3 +44,9 @@ def candidate_keys(roles, assignee=None, candidate_users=()):
 
 def may_do(actor, keys):
     return actor.admin or bool(actor.keys & set(keys))
+
+
+def require_admin(actor, what):
+    """Refuse anyone but an admin, saying what only admins may do (`what`: "cancel instances")."""
+    if not actor.admin:
+        raise Forbidden(f"only admins may {what}")

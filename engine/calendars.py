@@ -15,17 +15,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from . import sandbox, workdays
-from .errors import Forbidden, Invalid, NotFound
+from .access import require_admin
+from .errors import Invalid, NotFound
 from .models import Calendar, Holiday, TimeOff, User
 
 FRESH_SECONDS = 30   # how long a process counts with the default calendar it read before reading it again
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _loaded = {}   # database URL → (monotonic time read, the default calendar as `workdays` takes it)
-
-
-def _require_admin(actor, what):
-    if not actor.admin:
-        raise Forbidden(f"only admins may {what}")
 
 
 def as_workdays(calendar):
@@ -101,7 +97,7 @@ def _checked(body):
 def save(session, actor, body):
     """Create or replace the calendar named in `body` (its holidays too); with `default`, it becomes the
     default calendar."""
-    _require_admin(actor, "keep calendars")
+    require_admin(actor, "keep calendars")
     name, days, hours, holidays = _checked(body)
     calendar = session.scalar(select(Calendar).where(Calendar.name == name)) or Calendar(name=name)
     calendar.working_days, calendar.day_starts, calendar.day_ends = days, hours["day_starts"], hours["day_ends"]
@@ -147,7 +143,7 @@ def read_ics(data):
 
 def import_ics(session, actor, name, data):
     """Add the holidays of an `.ics` file to calendar `name`; returns how many days were added."""
-    _require_admin(actor, "keep calendars")
+    require_admin(actor, "keep calendars")
     calendar = get(session, name)
     days = read_ics(data)
     if not days:
@@ -161,7 +157,7 @@ def import_ics(session, actor, name, data):
 
 def add_time_off(session, actor, username, body):
     """Record days `username` is away (first and last day included)."""
-    _require_admin(actor, "record time off")
+    require_admin(actor, "record time off")
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user {username!r}")

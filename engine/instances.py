@@ -16,9 +16,25 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import (calendars, clock, deadlines, definitions, driver, forms, history, inbox_counts, lengths,
-               multi_instance, notifications, reminders, signal_relay, waiting, workflow_cache, workflows)
-from .access import candidate_keys, internal_actor, may_do
+from . import (
+    calendars,
+    clock,
+    deadlines,
+    definitions,
+    driver,
+    forms,
+    history,
+    inbox_counts,
+    lengths,
+    multi_instance,
+    notifications,
+    reminders,
+    signal_relay,
+    waiting,
+    workflow_cache,
+    workflows,
+)
+from .access import candidate_keys, internal_actor, may_do, require_admin
 from .data import plain
 from .errors import Conflict, Forbidden, Invalid
 from .insight.visibility import may_see_instance
@@ -372,8 +388,7 @@ def start_scheduled(session, definition):
 
 
 def cancel(session, instance_id, actor):
-    if not actor.admin:
-        raise Forbidden("only admins may cancel instances")
+    require_admin(actor, "cancel instances")
     instance = get(session, instance_id)
     if instance.status not in ("running", "failed"):
         raise Conflict(f"instance {instance_id} is {instance.status}")

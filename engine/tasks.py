@@ -11,12 +11,12 @@ from sqlalchemy import bindparam, distinct, func, or_, select, text, true, union
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, driver, forms, history, instances, notifications, workflows
-from .plan import anchor as plan_anchor
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .insight.visibility import sees_all
 from .models import CLAIMED, SHARED, SINGLE, HumanTask, InboxCount, Instance, TaskCandidate, fetch
+from .plan import anchor as plan_anchor
 
 TABS = ("mine", "roles", "all")
 
@@ -45,9 +45,13 @@ def may_see(actor, row):
     return may_do(actor, keys_of(row))
 
 
-def _check_open(actor, row):
+def _require_may_do(actor, row):
     if not may_see(actor, row):
         raise Forbidden(f"{actor.username} may not do task {row.name!r} (it is for: {who_for(row)})")
+
+
+def _check_open(actor, row):
+    _require_may_do(actor, row)
     if row.state != "open":
         raise Conflict(f"task {row.name!r} is no longer open (it was {row.state}"
                        + (f" by {row.completed_by})" if row.completed_by else ")"))
@@ -272,8 +276,7 @@ def hand_over(session, row, username):
 
 def unclaim(session, task_id, actor):
     row = get(session, task_id)
-    if not may_see(actor, row):
-        raise Forbidden(f"{actor.username} may not do task {row.name!r} (it is for: {who_for(row)})")
+    _require_may_do(actor, row)
     if row.state != "open":
         raise Conflict(f"task {row.name!r} is no longer open")
     if row.claimed_by is None:

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from engine import credentials, login_throttle, users
-from engine.errors import Forbidden
+from engine.access import require_admin
 
 from .extensions import db, login_manager
 
@@ -68,10 +68,9 @@ def signed_in_only(blueprint):
 def admins_only(blueprint, what):
     """Every route of `blueprint` is for signed-in admins; anyone else gets 403 saying `what` is theirs."""
     @login_required
-    def require_admin():
-        if not actor().admin:
-            raise Forbidden(f"only admins may {what}")
-    blueprint.before_request(require_admin)
+    def admins_only_here():
+        require_admin(actor(), what)
+    blueprint.before_request(admins_only_here)
     return blueprint
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import Text, cast, func, or_, select
 
 from .. import clock, instances
-from ..errors import BatonError, Forbidden
+from ..access import require_admin
+from ..errors import BatonError
 from ..models import HumanTask, Instance, TaskCandidate
 from .overview import owner
 from .visibility import visible_instances
@@ -82,8 +83,7 @@ def describe(instance, current):
 
 def cancel_many(session, instance_ids, actor):
     """Admins: cancel each instance that can be; (cancelled ids, {id: why not})."""
-    if not actor.admin:
-        raise Forbidden("only admins may cancel instances")
+    require_admin(actor, "cancel instances")
     cancelled, refused = [], {}
     for instance_id in instance_ids:
         try:
