@@ -191,14 +191,14 @@ def deploy(session, files, actor, as_model=False):
     session.add(definition)
     session.commit()
     _remember(digest, bundle)
-    from .instances import start_scheduled   # instances build on definitions; only this step looks back
+    from .instances import start_scheduled  # instances build on definitions; only this step looks back
     start_scheduled(session, definition)
     return definition, True
 
 
 def _digest(files):
     sha = hashlib.sha256()
-    for filename, content in files:
+    for _filename, content in files:
         sha.update(hashlib.sha256(content).digest())
     return sha.hexdigest()
 

@@ -340,7 +340,8 @@ def _new_task(session, instance, bundle, task, now):
     step = _step_of(bundle, task)
     values = {"id": str(task.id), "instance_id": instance.id, "process_key": instance.process_key,
               "process_name": instance.process_name, "instance_label": instance.label,
-              "element_id": task.task_spec.bpmn_id, "name": lengths.fit(multi_instance.named_for(step["name"], task.data), HumanTask.name),
+              "element_id": task.task_spec.bpmn_id,
+              "name": lengths.fit(multi_instance.named_for(step["name"], task.data), HumanTask.name),
               "item": multi_instance.item_of(task), "lane": step["lane"],
               "roles": step["roles"], "assignee": step["assignee"], "claimed_by": None, "state": "open",
               "form": step["form"], "documentation": step["documentation"], "due_at": None, "follow_up_at": None,
@@ -349,7 +350,7 @@ def _new_task(session, instance, bundle, task, now):
     for column, key in (("due_at", "due"), ("follow_up_at", "follow_up")):
         try:
             values[column] = deadlines.resolve(step[key], task.data, now)
-        except Exception as error:  # a bad deadline must not lose the task: record why it has none
+        except Exception as error:  # noqa: BLE001 - a bad deadline must not lose the task: record why it has none
             history.record(session, instance, "deadline_error", values["element_id"], values["id"],
                            data={"field": key, "message": f"{step[key]!r}: {error}"})
     try:

@@ -1,7 +1,8 @@
 """Delivering messages and signals from outside (an ebook download, a payment received) to the
 instances waiting for them. They merge data into other people's instances, so only admins and
-accounts with the `integration` role (the systems that send them) may. `event_waits` finds the candidates without loading every instance;
-a message goes to the instances whose data matches its correlation, a signal to every waiter."""
+accounts with the `integration` role (the systems that send them) may. `event_waits` finds the
+candidates without loading every instance; a message goes to the instances whose data matches its
+correlation, a signal to every waiter."""
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from sqlalchemy import select
 

@@ -1,10 +1,24 @@
 """The tables. The inbox reads `human_tasks` and `task_candidates` only; the serialised workflow
 in `instances.state` is read solely when an instance changes."""
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, bindparam, select, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 from . import clock
@@ -17,7 +31,7 @@ class Base(DeclarativeBase):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def _by_key(model):
     """A prepared SELECT of one `model` row by primary key (cheaper than `Session.get` to run)."""
     return select(model).where(model.__table__.c.id == bindparam("key"))

@@ -5,7 +5,8 @@
 - What each instance's form collects is kept: SpiffWorkflow's Camunda flavour drops it (the output
   collection is the input collection written back). `<collection>_results` gets one entry per item,
   in the collection's order: the item under the element variable's name plus what that instance's
-  form (or script) added or changed. SpiffArena files name their own output collection and item; they are left as they are.
+  form (or script) added or changed. SpiffArena files name their own output collection and item; they
+  are left as they are.
 - A collection may be given as start data, as a list (`split_start_data`): the start form has no
   field type for it.
 """

@@ -27,6 +27,7 @@ visible incident on the element.
 """
 import ast
 import atexit
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -43,7 +44,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -52,6 +52,7 @@ from RestrictedPython.Guards import (
     safe_builtins,
     safer_getattr,
 )
+from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from . import workdays
@@ -297,7 +298,7 @@ def _now_utc():
     if moment is None:
         from . import clock
         moment = clock.now()
-    return moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.replace(tzinfo=_dt.UTC)
 
 
 def _guarded(function):
@@ -603,18 +604,14 @@ def _limit_worker():
     if size:
         limits.append((resource.RLIMIT_AS, size + MEMORY_BYTES))
     for limit, value in limits:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):
-            pass
     try:
         highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
     except (OSError, ValueError):
         highest = 2
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
-    except (ValueError, OSError):
-        pass
 
 
 def _serve():
@@ -708,10 +705,8 @@ class _Worker:
         return b"".join(chunks)
 
     def close(self):
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -728,10 +723,8 @@ class _Worker:
 
     def _release(self):
         for stream in (self.process.stdin, self.process.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
 
 class _Pool:

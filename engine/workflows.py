@@ -25,19 +25,17 @@ from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator
 
-from . import bounds, joins, sandbox  # noqa: F401 - bounds wraps SpiffWorkflow's timers, fan-out, DMN
-from . import call_data, dmn, multi_instance  # noqa: F401 - call mappings, DMN results, MI results
-from . import event_subprocesses
+from . import bounds, call_data, dmn, event_subprocesses, joins, multi_instance, sandbox  # noqa: F401 - bounds wraps SpiffWorkflow's timers, fan-out, DMN  # noqa: F401 - call mappings, DMN results, MI results
 
 MAX_TREE_DEPTH = 1_000_000
 MAX_STEPS = 5_000      # automatic steps one user action may cause
@@ -142,7 +140,7 @@ def run(workflow, task):
     condition, output mappings) fail."""
     try:
         task.run()
-    except Exception as error:  # diagram code raises anything
+    except Exception as error:  # noqa: BLE001 - diagram code raises anything
         return Incident(_failed_element(workflow, error) or task.task_spec.bpmn_id, _describe(error))
     return None
 
@@ -160,15 +158,16 @@ def advance(workflow, on_completed=None, service=None):
             for task in waiting_services:
                 try:
                     handled = service is not None and service(task)
-                except Exception as error:  # a misconfigured step stops here, named
+                except Exception as error:  # noqa: BLE001 - a misconfigured step stops here, named
                     return Incident(task.task_spec.bpmn_id, _describe(error))
                 if not handled:
                     return Incident(task.task_spec.bpmn_id,
-                                    f"no handler for service task {task.task_spec.bpmn_name or task.task_spec.bpmn_id!r}"
+                                    "no handler for service task "
+                                    f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id!r}"
                                     " (Baton runs service tasks with camunda:type=\"email\")")
                 task.complete()
             workflow.do_engine_steps(will_complete_task=budget, did_complete_task=on_completed)
-    except Exception as error:  # scripts and conditions raise arbitrary errors
+    except Exception as error:  # noqa: BLE001 - scripts and conditions raise arbitrary errors
         return Incident(_failed_element(workflow, error), _describe(error))
     if workflow.is_completed() and not reached_end(workflow):
         return Incident(None, "the workflow stopped without reaching an end event")

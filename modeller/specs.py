@@ -109,7 +109,8 @@ def build(documents, lent=()):
                                for owner, kind, text in elements.decision_code(document.root))
     problems += _form_problems(bundle) + _reserved_id_problems(bundle) + _reference_problems(bundle)
     for document in bundle.diagrams:
-        problems += unrunnable.problems(document, _executable(document)) + links.problems(document, _executable(document))
+        executable_ids = _executable(document)
+        problems += unrunnable.problems(document, executable_ids) + links.problems(document, executable_ids)
     executable = [p.key for p in bundle.processes if p.executable]
     if problems or not executable:
         return bundle, problems
@@ -128,7 +129,7 @@ def build(documents, lent=()):
                                             for k, v in call_mappings.read(d.root).items()})
         decisions.attach(parser, bundle.specs, [*documents, *bundle.lent])
         event_starts.attach(bundle.specs, [*documents, *bundle.lent])
-    except Exception as error:  # the parsers raise more than ValidationException on odd input
+    except Exception as error:  # noqa: BLE001 - the parsers raise more than ValidationException on odd input
         problems.append(_as_problem(error, documents))
     return bundle, problems
 

@@ -43,7 +43,8 @@ def _nameless_events(process, named):
         for definition in process.iter(_b(tag)):
             ref = definition.get(reference)
             if ref is None:
-                yield definition.getparent(), f"this {kind} event names no {kind}: choose or create the {kind} it waits for or sends"
+                yield definition.getparent(), (f"this {kind} event names no {kind}: "
+                                               f"choose or create the {kind} it waits for or sends")
             elif not named.get(ref):
                 yield definition.getparent(), f"the {kind} {ref!r} this event uses has no name: give the {kind} a name"
     for task in (*process.iter(_b("receiveTask")), *process.iter(_b("sendTask"))):
