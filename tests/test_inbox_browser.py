@@ -102,7 +102,7 @@ def test_three_people_hand_the_campaign_on_by_clicking(browser, live, session, p
     expect(mia.locator("h1 .status")).to_have_text("completed")
     users_in_history = mia.locator(".history li[data-type=task_completed] strong").all_text_contents()
     assert users_in_history == ["walt", "dora", "walt", "mia", "walt", "dora", "walt", "mia"]
-    expect(mia.locator(".history")).to_contain_text("feedback=sharper please")
+    expect(mia.locator(".history")).to_contain_text("Feedback: sharper please")
     screenshot(mia, "instance")
     for page in (mia, walt, dora):
         assert page.console_errors == [], page.console_errors

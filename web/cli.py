@@ -188,6 +188,7 @@ def worker(interval, once):
         return
     url = current_app.config["SQLALCHEMY_DATABASE_URI"]
     click.echo(f"worker polling every {interval} s with database {database.shown(url)}; Ctrl-C to stop")
+    sys.stdout.flush()   # the start line reaches a log or a pipe now, not when the buffer fills
     factory = database.connect(url)
     with contextlib.suppress(KeyboardInterrupt):
         background.run_forever(factory, interval)
