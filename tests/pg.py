@@ -56,12 +56,14 @@ class Cluster:
     def admin_url(self):
         return f"postgresql://baton@127.0.0.1:{self.port}/postgres"
 
-    def new_database(self):
-        """A fresh empty database; returns its SQLAlchemy URL."""
+    def new_database(self, template=None):
+        """A fresh database, empty or a copy of the database named `template` (PostgreSQL copies it
+        file by file, far faster than running the migrations again); returns its SQLAlchemy URL."""
         self._counter += 1
         name = f"baton_{os.getpid()}_{self._counter}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copy}')
         return f"postgresql+psycopg://baton@127.0.0.1:{self.port}/{name}"
 
     def stop(self):

@@ -603,3 +603,26 @@ def test_a_helper_name_always_means_the_helper(api):
     reply = deploy(api, "shadow_script", script)
     assert reply.status_code == 422 and "helper" in reply.get_json()["errors"][0]["message"], reply.get_json()
     assert sandbox.run("days(1) == timedelta(days=1) and now() is not None", {"days": 5, "now": None}) is True
+
+
+def test_an_unexpected_failure_says_what_may_have_been_kept_and_the_next_request_works(app, api, db_url):
+    """A fault no rule foresaw (here the database loses the table the inbox reads) answers 500 with a
+    message that does not claim nothing changed, as JSON to the API and as a page to a browser; the
+    failed request's transaction is rolled back, so the next request on the same server is served."""
+    api["ed"].deploy("campaign_review.bpmn")
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE task_candidates"))
+    engine.dispose()
+    reply = api["walt"].client.get("/api/v1/tasks", headers=api["walt"].headers)
+    assert reply.status_code == 500
+    message = reply.get_json()["errors"][0]["message"]
+    assert message.startswith("internal error: the request did not finish")
+    assert "check the instance history" in message and "nothing was changed" not in message
+    page = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get("/login").text).group(1)
+    page.post("/login", data={"username": "walt", "password": PASSWORD, "csrf_token": token})
+    html = page.get("/")
+    assert html.status_code == 500 and "text/html" in html.content_type
+    assert "the request did not finish" in html.get_data(as_text=True)
+    assert api["walt"].get("/definitions").status_code == 200
