@@ -1,5 +1,6 @@
 # Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`
-# (lint, then the whole suite on SQLite, then again on a throw-away PostgreSQL cluster).
+# (lint, then the whole suite on SQLite, then again on a throw-away PostgreSQL cluster; two test
+# processes at a time, pytest-xdist, as many as the 2 cores the suite is measured on).
 # Everything else here is what those two need, installed when missing.
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,8 +21,8 @@ run: venv frontend
 
 test: venv frontend system-packages
 	$(BIN)/ruff check engine web modeller tests bench
-	$(BIN)/python -m pytest
-	BATON_TEST_DB=postgresql $(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
+	BATON_TEST_DB=postgresql $(BIN)/python -m pytest -n 2
 
 venv: $(BIN)/.installed
 

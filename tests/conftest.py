@@ -128,8 +128,12 @@ def app(db_url):
 
 @pytest.fixture
 def people(session):
-    """The people of PEOPLE (the test's database was copied with them in it); returns username → Actor."""
-    return {name: users.actor(users.find(session, name)) for name in PEOPLE}
+    """The people of PEOPLE (the test's database was copied with them in it); returns username → Actor.
+    The read's transaction is ended, as creating them ended it: a test that changes the schema (a
+    migration) must not wait behind its own session's locks."""
+    actors = {name: users.actor(users.find(session, name)) for name in PEOPLE}
+    session.commit()
+    return actors
 
 
 class Api:
