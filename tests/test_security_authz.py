@@ -423,7 +423,7 @@ CASES = {
     ("modeller_static", "GET", ""): (
         lambda w: ("/modeller-static/build/viewer.js", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
     ("modeller_static", "GET", "traversal"): (
-        lambda w: ("/modeller-static/../../engine/sandbox.py", {}, None), expect(SIGNED_IN, 404, anonymous=404)),
+        lambda w: ("/modeller-static/../../engine/sandbox/__init__.py", {}, None), expect(SIGNED_IN, 404, anonymous=404)),
     ("favicon", "GET", ""): (lambda w: ("/favicon.ico", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
     ("api.openapi", "GET", ""): (lambda w: ("/api/v1/openapi.json", {}, None), expect(SIGNED_IN, 200, anonymous=200)),
 }
