@@ -5,7 +5,9 @@ One process version of a 10-step linear process (`common.linear_bpmn`), complete
 each (ready → claimed after 0 – 4 h → completed after 0 – 8 h more, 30 % with a due date), plus 2,000
 running instances with one open task each (a tenth overdue, 5 % claimed), fabricated with bulk inserts.
 Each view is called `--repeat` times through the engine (no HTTP) as the manager; p50/p95. Target:
-p95 < 200 ms at 1,000,000 completed tasks.
+p95 < 200 ms at 1,000,000 completed tasks. The analytics are timed twice: as a page gets them (the
+figures the worker keeps for a version past BATON_ANALYTICS_LIVE_LIMIT completed steps, after one worker
+refresh) and as computed from every row (what the worker's refresh costs, and the page below the limit).
 
     .venv/bin/python bench/manager_views.py [--quick | --full] [--db sqlite|postgresql|both]
 """
@@ -91,8 +93,10 @@ def measure(url, completed, repeat):
         done = fill(session, completed)
         views = {"overview": lambda: overview.overview(session, MANAGER, NOW),
                  "board": lambda: board.board(session, MANAGER, KEY, NOW),
-                 "analytics": lambda: analytics.analytics(session, KEY)}
+                 "analytics (kept)": lambda: analytics.analytics(session, KEY, live_limit=0),
+                 "analytics (computed)": lambda: analytics.analytics(session, KEY, live_limit=done)}
         with clock.frozen_at(NOW):
+            analytics.refresh_due(session, NOW)   # the worker's pass that keeps the figures
             for view in views.values():   # warm: the definition's specs parsed once, statements compiled
                 view()
             return done, {name: timed(view, repeat) for name, view in views.items()}
@@ -125,8 +129,8 @@ def main():
             else:
                 done, figures = measure(make_url(), completed, args.repeat)
             for name, (p50, p95) in figures.items():
-                rows.append((label, f"{done:,}", name, common.ms(p50), common.ms(p95),
-                             "met" if p95 < 0.2 else "missed"))
+                target = "the worker's cost" if name == "analytics (computed)" else "met" if p95 < 0.2 else "missed"
+                rows.append((label, f"{done:,}", name, common.ms(p50), common.ms(p95), target))
     common.say(common.table(("database", "completed tasks", "view", "p50", "p95", "p95 < 200 ms"), rows))
     common.footer()
 

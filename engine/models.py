@@ -137,6 +137,16 @@ class ProcessVersion(Base):
     executable: Mapped[bool] = mapped_column(Boolean)
 
 
+class AnalyticsSnapshot(Base):
+    """The figures of one process version as the worker last computed them (see insight.snapshots)."""
+    __tablename__ = "analytics_snapshots"
+    process_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)   # the completed steps the figures were drawn from
+    figures: Mapped[dict] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Instance(Base):
     __tablename__ = "instances"
     __table_args__ = (Index("ix_instances_started_by", "started_by"),                 # who took part

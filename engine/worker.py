@@ -1,4 +1,5 @@
-"""The background worker: fires due timers and sends due notifications, polling the database.
+"""The background worker: fires due timers, sends due notifications and keeps the analytics of big
+process versions current (`insight.snapshots`), polling the database.
 
 Several workers may run at once (on PostgreSQL rows are locked with SKIP LOCKED; everywhere the
 instance's optimistic lock stops a timer from firing twice). Nothing else is needed: no broker.
@@ -7,6 +8,7 @@ import logging
 import threading
 
 from . import clock, notifications, timers
+from .insight import analytics
 
 log = logging.getLogger("baton.worker")
 
@@ -16,6 +18,7 @@ def run_once(session, now=None):
     now = now or clock.now()
     done = {"timers": timers.fire_due(session, now)}
     done.update(notifications.run_due(session, now))
+    done["analytics"] = analytics.refresh_due(session, now)   # last: the figures wait, timers and notices do not
     return done
 
 

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 import icalendar
 import pytest
 from conftest import PASSWORD
-from manager_story import T0, build
+from manager_story import NOW, T0, build
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, tasks, worker
+from engine.insight import snapshots
 from engine.models import Event, Notification
 
 H = 3600
@@ -215,6 +216,39 @@ def test_analytics_of_the_newest_version_and_of_a_version_without_runs(api, stor
     assert failed["instances"]["failed"] == 1 and failed["cycle_time_s"] == {"median": None, "p90": None}
     assert failed["weekly"] == [{"week": "2026-11-09", "started": 1, "completed": 0, "failed": 1, "running": 0}]
     assert api["mia"].get("/processes/manager_review/analytics?version=9").status_code == 404
+
+
+def test_a_big_version_is_answered_from_the_figures_the_worker_keeps(app, api, story, session, people, monkeypatch):
+    """Past BATON_ANALYTICS_LIVE_LIMIT completed steps (here 2) a version's figures come from the worker's
+    last computation, which says when it was made and is redone once its instances change and
+    BATON_ANALYTICS_REFRESH_SECONDS have passed; below the limit they are computed on each request."""
+    def figures():
+        return api["mia"].get("/processes/manager_review/analytics?version=1").get_json()
+
+    def draft_runs(result):
+        return result["steps"][0]["runs"]
+
+    live = figures()
+    assert live["as_of"] is None and draft_runs(live) == 3
+    monkeypatch.setattr(snapshots, "LIVE_LIMIT", 2)
+    assert figures()["as_of"] is None, "nothing kept yet: computed on request"
+    first = NOW + timedelta(minutes=1)
+    with clock.frozen_at(first):
+        assert worker.run_once(session)["analytics"] == 3, "both versions of the blog post and the failed process"
+    kept = figures()
+    assert kept["as_of"] == first.isoformat() and {**kept, "as_of": None} == live
+    with clock.frozen_at(first + timedelta(minutes=2)):
+        tasks.complete(session, story.c_draft, people["walt"], {})
+        assert draft_runs(figures()) == 3, "kept figures wait for the next refresh"
+        assert worker.run_once(session)["analytics"] == 0, "not due yet"
+    later = first + timedelta(seconds=snapshots.REFRESH_SECONDS + 1)
+    with clock.frozen_at(later):
+        assert worker.run_once(session)["analytics"] == 1, "only version 1 changed; the others are only re-dated"
+    assert figures()["as_of"] == later.isoformat() and draft_runs(figures()) == 4
+    page = _signed_in(app, "mia").get("/processes/manager_review/analytics?version=1").get_data(as_text=True)
+    assert f"Figures as of <time datetime=\"{later.isoformat()}\">{later:%d %b %Y, %H:%M}</time>" in page
+    monkeypatch.setattr(snapshots, "LIVE_LIMIT", 50_000)
+    assert figures()["as_of"] is None and draft_runs(figures()) == 4
 
 
 def test_the_analytics_page_sets_two_versions_side_by_side(app, story):

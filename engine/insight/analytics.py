@@ -4,12 +4,15 @@ the share finished late and the team's estimate. `compare` sets two versions sid
 
 A step's times: wait = ready → claimed (→ completed when nobody claimed it), work = claimed →
 completed (runs that were claimed), total = ready → completed. Rework = runs beyond one per instance.
-Late share = runs completed after their due date ÷ runs that had one. Weeks start on Monday (UTC)."""
+Late share = runs completed after their due date ÷ runs that had one. Weeks start on Monday (UTC).
+
+Big versions are answered from the figures the worker keeps (`snapshots`), smaller ones on request."""
 from collections import Counter
 
 from sqlalchemy import select
 
 from ..models import HumanTask, Instance
+from . import snapshots
 from .figures import summary
 from .flow import human_steps, version_of
 from .moments import epoch_seconds, week_of
@@ -66,9 +69,32 @@ def _step_figures(step, runs):
             "estimate_s": step["estimate_s"]}
 
 
-def analytics(session, key, version=None):
-    """The figures of version `version` of process `key` (the newest when None), as the API gives them."""
+def analytics(session, key, version=None, live_limit=None):
+    """The figures of version `version` of process `key` (the newest when None), as the API gives them:
+    kept by the worker when the version has more than `live_limit` completed steps (see `snapshots`;
+    `as_of` says when they were computed), else computed now (`as_of` null)."""
     process_version = version_of(session, key, version)
+    kept = snapshots.kept(session, process_version, live_limit)
+    return kept if kept is not None else {**compute(session, process_version)[0], "as_of": None}
+
+
+def refresh_due(session, now):
+    """The worker's part: compute and keep the figures of every version whose kept ones are missing or
+    older than `snapshots.REFRESH_SECONDS` and whose instances changed since; returns how many."""
+    refreshed = 0
+    for process_version, snapshot, changed in snapshots.due(session, now):
+        if changed:
+            figures, runs = compute(session, process_version)
+            snapshots.keep(session, process_version, snapshot, figures, runs, now)
+            refreshed += 1
+        else:
+            snapshots.touch(session, snapshot, now)
+    return refreshed
+
+
+def compute(session, process_version):
+    """(figures, completed steps read) of `process_version`, from every row."""
+    key = process_version.key
     of_version = (Instance.process_key == key, Instance.version == process_version.version)
     rows = session.execute(select(epoch_seconds(Instance.created_at), epoch_seconds(Instance.ended_at),
                                   epoch_seconds(Instance.updated_at), Instance.status).where(*of_version)).all()
@@ -83,11 +109,12 @@ def analytics(session, key, version=None):
     known = {s["element_id"] for s in steps}
     steps += [{"element_id": e, "name": e, "estimate_s": None} for e in sorted(runs) if e not in known]
     status = Counter(row[3] for row in rows)
-    return {"process_key": key, "version": process_version.version,
-            "instances": {"started": len(rows), **{s: status[s] for s in ("completed", "running", "failed")}},
-            "weekly": _weekly(rows),
-            "cycle_time_s": summary([ended - created for created, ended, _, state in rows if state == "completed"]),
-            "steps": [_step_figures(step, runs.get(step["element_id"], [])) for step in steps]}
+    figures = {"process_key": key, "version": process_version.version,
+               "instances": {"started": len(rows), **{s: status[s] for s in ("completed", "running", "failed")}},
+               "weekly": _weekly(rows),
+               "cycle_time_s": summary([ended - created for created, ended, _, state in rows if state == "completed"]),
+               "steps": [_step_figures(step, runs.get(step["element_id"], [])) for step in steps]}
+    return figures, sum(len(r) for r in runs.values())
 
 
 def compare(before, after):
