@@ -1,9 +1,13 @@
 """Checking and typing submitted form data against a step's `camunda:formData` fields.
 
 Every field error is collected, so the person fixes all of them at once; nothing is completed
-while any remains.
+while any remains. A field may be required only on one answer of another (`required_when`, e.g. the
+notes when `approved` is false); the form says so before anyone types (`with_defaults`), in the same
+words as the error.
 """
 import datetime as _dt
+
+from modeller.elements import required_when
 
 from .data import MAX_INT, text_problem
 
@@ -103,7 +107,7 @@ def validate(fields, submitted, current=None):
         return {}, [{"field": None, "message": "data must be an object of field values"}]
     known = {f["id"] for f in fields}
     errors = [{"field": key, "message": "is not a field of this form"} for key in submitted if key not in known]
-    values = {}
+    values, conditional = {}, []
     for field in fields:
         if field.get("readonly"):
             continue
@@ -113,6 +117,8 @@ def validate(fields, submitted, current=None):
         if _is_empty(raw) and field["type"] != "boolean":
             if field.get("required"):
                 errors.append({"field": field["id"], "message": "is required"})
+            elif field.get("required_when"):
+                conditional.append(field)
             continue
         try:
             value = _typed(field, raw)
@@ -123,9 +129,29 @@ def validate(fields, submitted, current=None):
             errors.append({"field": field["id"], "message": problem})
         else:
             values[field["id"]] = value
+    errors += [{"field": f["id"], "message": f"is required when {_condition_text(fields, f)}"}
+               for f in conditional if _applies(required_when(f["required_when"]), {**current, **values})]
     return values, errors
+
+
+def _applies(condition, data):
+    actual, wanted = data.get(condition["field"]), condition["value"]
+    same = actual == wanted if isinstance(actual, bool) or isinstance(wanted, bool) else str(actual) == str(wanted)
+    return same != condition["negated"]
+
+
+def _condition_text(fields, field):
+    """`Approved is no`: a field's condition in the words of its form."""
+    condition = required_when(field["required_when"])
+    other = next((f for f in fields if f["id"] == condition["field"]), {})
+    value = condition["value"]
+    said = ("yes" if value else "no") if isinstance(value, bool) else \
+        next((v["name"] for v in other.get("values", []) if v["id"] == str(value)), str(value))
+    return f"{other.get('label') or condition['field']} is {'not ' if condition['negated'] else ''}{said}"
 
 
 def with_defaults(fields, data):
     """The form as shown to a person: each field with its current (or default) value."""
-    return [{**f, "value": data.get(f["id"], f.get("default"))} for f in fields]
+    return [{**f, "value": data.get(f["id"], f.get("default")),
+             **({"required_when_text": _condition_text(fields, f)} if f.get("required_when") else {})}
+            for f in fields]

@@ -64,6 +64,8 @@ def form_fields(element):
             name, config = constraint.get("name"), constraint.get("config")
             if name in ("required", "readonly"):
                 field[name] = (config or "true").strip().lower() != "false"
+            elif name == "required_when":   # Baton's: `approved = false` (see `required_when`)
+                field[name] = config or ""
             elif name in _CONSTRAINTS:
                 field[name] = config
         if field["type"] == "enum":
@@ -193,6 +195,48 @@ def reminders_problem(text):
         return None
     return ("reminders must be ISO durations before the due date, such as PT48H,PT24H "
             f"(not {', '.join(map(repr, wrong))})")
+
+
+_CONDITION = re.compile(r"^\s*([A-Za-z_]\w*)\s*(==|!=|=)\s*(\S.*?)\s*$")
+
+
+def required_when(text):
+    """The condition of a `required_when` constraint, `approved = false` or `channel != 'email'`, as
+    {"field", "negated", "value"}: a comparison with a literal, never code, so it can be checked
+    anywhere without the sandbox. ValueError says how to write it."""
+    found = _CONDITION.match(text or "")
+    if not found:
+        raise ValueError("write it as <field> = <value> or <field> != <value>, e.g. approved = false")
+    name, operator, literal = found.groups()
+    return {"field": name, "negated": operator == "!=", "value": _literal(literal)}
+
+
+def _literal(text):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if re.fullmatch(r"-?\d{1,18}", text):
+        return int(text)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def condition_problems(fields):
+    """Why the `required_when` conditions of one form's fields cannot be used: each must compare
+    another field of the same form."""
+    ids, problems = {f["id"] for f in fields}, []
+    for field in fields:
+        if "required_when" not in field:
+            continue
+        try:
+            condition = required_when(field["required_when"])
+        except ValueError as error:
+            problems.append(f"form field {field['id']!r}: required_when {field['required_when']!r}: {error}")
+            continue
+        if condition["field"] not in ids - {field["id"]}:
+            problems.append(f"form field {field['id']!r}: required_when names {condition['field']!r}, which is not "
+                            "another field of this form")
+    return problems
 
 
 def form_problem(field):

@@ -159,6 +159,7 @@ def _form_problems(bundle):
     found = []
     for element_id, step in bundle.steps.items():
         messages = [elements.form_problem(form_field) for form_field in step.get("form", [])]
+        messages += elements.condition_problems(step.get("form", []))
         messages.append(elements.reminders_problem(step.get("reminders")))
         found += [Problem(message, element_id, *locate(element_id, bundle.documents))
                   for message in messages if message]

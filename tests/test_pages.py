@@ -138,3 +138,85 @@ def test_the_instance_page_shows_data_as_people_read_it(app, session, people):
     assert next(v for k, v in data.items() if k.lower().startswith("approved")) == "no"
     history = page.xpath("//ol[@class='history']")[0].text_content()
     assert "True" not in history and "None" not in history and "['" not in history
+
+
+def test_a_task_page_shows_what_earlier_steps_entered_and_a_revision_opens_with_the_last_answers(app, session, people):
+    """The approver reads the brief, copy and visual link they approve; after a rejection the writer
+    reads the feedback under its label, and the brief form holds the brief written the first time."""
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    instance = instances.start(session, "campaign_review", {"title": "Spring sale", "budget": 500}, people["mia"])
+
+    def open_task(element_id):
+        rows, _ = tasks.open_for(session, people["admin"], limit=50)
+        return next(r for r in rows if r.instance_id == instance.id and r.element_id == element_id)
+
+    tasks.complete(session, open_task("Task_brief").id, people["walt"], {"brief": "Short and sweet", "channel": "email"})
+    tasks.complete(session, open_task("Task_copy").id, people["walt"], {"copy": "Buy now"})
+    tasks.complete(session, open_task("Task_visuals").id, people["dora"],
+                   {"visual_url": "https://cdn.example/spring.png", "ready_on": "2026-03-02"})
+
+    def earlier(page):
+        tree = html.fromstring(page.data)
+        return {h.text.strip(): dict(zip([d.text_content() for d in h.getparent().xpath(".//dt")],
+                                         [d.text_content() for d in h.getparent().xpath(".//dd")]))
+                for h in tree.xpath('//section[@class="earlier"]//h3')}
+
+    approve = Browser(app, "mia").get(f"/tasks/{open_task('Task_approve').id}")
+    shown = earlier(approve)
+    assert shown["Start"] == {"Campaign title": "Spring sale", "Budget (EUR)": "500"}
+    assert shown["Write the brief"] == {"Brief": "Short and sweet", "Main channel": "email"}
+    assert shown["Design the visuals"] == {"Link to the visual": "https://cdn.example/spring.png", "Ready on": "2 Mar 2026"}
+    assert b'<a href="https://cdn.example/spring.png" rel="noopener noreferrer">' in approve.data
+    tasks.complete(session, open_task("Task_approve").id, people["mia"], {"approved": False, "feedback": "Sharper please"})
+
+    revision = Browser(app, "walt").get(f"/tasks/{open_task('Task_brief').id}")
+    shown = earlier(revision)
+    assert shown["Approve the campaign"] == {"Approved": "no", "Feedback": "Sharper please"}
+    assert "Write the brief" not in shown, "its fields are the form itself"
+    form = html.fromstring(revision.data).xpath('//form[contains(@class, "task-form")]')[0]
+    assert form.xpath('.//textarea[@name="brief"]')[0].text_content().strip() == "Short and sweet"
+
+
+def _review_bpmn(condition="approved = false"):
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="Defs_review" targetNamespace="http://baton.test">
+  <bpmn:process id="review_notes" name="Review with notes" isExecutable="true">
+    <bpmn:startEvent id="Start_review" />
+    <bpmn:userTask id="Task_review" name="Review the draft" camunda:candidateGroups="manager">
+      <bpmn:extensionElements><camunda:formData>
+        <camunda:formField id="approved" label="Approved" type="boolean" />
+        <camunda:formField id="notes" label="Notes for the writer" type="string">
+          <camunda:validation><camunda:constraint name="required_when" config="{condition}" /></camunda:validation>
+        </camunda:formField>
+      </camunda:formData></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:endEvent id="End_review" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_review" targetRef="Task_review" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_review" targetRef="End_review" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_notes_required_only_when_not_approved_shown_before_typing_and_checked_on_the_server(app, api):
+    for condition, reason in (("approved is false", "write it as <field> = <value>"),
+                              ("approval = false", "names 'approval', which is not another field of this form")):
+        refused = api["ed"].deploy(("bad.bpmn", _review_bpmn(condition)))
+        assert refused.status_code == 422
+        problem = refused.get_json()["errors"][0]
+        assert problem["element_id"] == "Task_review" and "form field 'notes'" in problem["message"]
+        assert reason in problem["message"]
+    assert api["ed"].deploy(("review.bpmn", _review_bpmn())).status_code == 201
+    assert api["mia"].post("/processes/review_notes/instances", json={"data": {}}).status_code == 201
+    task_id = api["mia"].get("/tasks").get_json()[0]["id"]
+    page = Browser(app, "mia").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'id="f-notes-hint">Required when Approved is no.</p>' in page, "the rule shows before typing"
+
+    refused = api["mia"].post(f"/tasks/{task_id}/complete", json={"data": {"approved": False, "notes": "  "}})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == [{"field": "notes", "message": "is required when Approved is no"}]
+    assert api["mia"].get(f"/tasks/{task_id}").get_json()["state"] == "open", "nothing was completed"
+    form = Browser(app, "mia")
+    reply = form.post(f"/tasks/{task_id}", {"action": "complete"})   # an unticked box: not approved
+    assert reply.status_code == 422 and "Notes for the writer is required when Approved is no" in reply.get_data(as_text=True)
+    assert api["mia"].post(f"/tasks/{task_id}/complete", json={"data": {"approved": True}}).status_code == 200

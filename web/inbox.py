@@ -1,7 +1,7 @@
 """The inbox, the task page and the start page: where people do their work."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from engine import calendars, definitions, forms, instances, plan, tasks
+from engine import calendars, definitions, forms, handover, instances, plan, tasks
 from engine.errors import Conflict, Forbidden, Invalid
 
 from .auth import actor, signed_in_only
@@ -45,6 +45,7 @@ def _task_page(row, instance, errors=None, submitted=None, status=200):
     before, after = plan.around(db.session, row)
     return render_template("inbox/task.html", row=row, instance=instance, errors=errors or {}, before=before,
                            after=after, fields=_fields(row, instance.data, submitted),
+                           earlier=handover.earlier_answers(db.session, row, instance),
                            documentation=render_markdown(row.documentation), who_for=tasks.who_for), status
 
 
