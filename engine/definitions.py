@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 from sqlalchemy import bindparam, func, select
 
-from modeller import reader, specs
+from modeller import field_names, reader, specs
 
 from . import bounds, lengths, sandbox
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -137,7 +137,8 @@ def _code_problems(bundle):
     for element_id, kind, source, mode in bundle.code:
         message = _code_problem(kind, source, mode)
         if message:
-            found.append(reader.Problem(f"{kind} {message}", element_id, *specs.locate(element_id, bundle.documents)))
+            found.append(reader.Problem(f"{field_names.label(kind)}: {message}", element_id,
+                                        *specs.locate(element_id, bundle.documents)))
     return found
 
 

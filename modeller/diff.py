@@ -1,10 +1,12 @@
 """What changed between two versions of a diagram, element by element (by id).
 
 An element is *changed* when its attributes, its text or its id-less content (documentation,
-conditions, form fields, extensions) differ, and *moved* when only its shape or waypoints did.
+conditions, form fields, extensions) differ, and *moved* when only its shape or waypoints did. What
+changed is named as the modeller's panel names it (`field_names`).
 """
 from lxml import etree
 
+from .field_names import label
 from .reader import BPMN_NS, BPMNDI_NS
 
 
@@ -44,7 +46,7 @@ def compare(old_root, new_root):
         if _own_content(before) != _own_content(after):
             details.append("content")
         if details:
-            changed.append({**_describe(after), "changes": details})
+            changed.append({**_describe(after), "changes": sorted({label(name) for name in details})})
         elif old_layout.get(element_id) != new_layout.get(element_id):
             moved.append(_describe(after))
     return {"added": [_describe(new[i]) for i in sorted(new.keys() - old.keys())],

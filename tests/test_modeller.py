@@ -51,7 +51,8 @@ def test_saving_from_the_editor_checks_like_deploy(app, people):
                         headers={"X-CSRFToken": csrf})
     assert reply.status_code == 422
     (error,) = reply.get_json()["errors"]
-    assert error["element_id"] == "Flow_approved" and "does not compile" in error["message"]
+    assert error["element_id"] == "Flow_approved" and error["message"].startswith("Condition: does not compile"), \
+        "named as the panel names it"
     saved = client.post("/modeller/save?name=campaign", data=diagram("campaign_review.bpmn"),
                         content_type="application/xml", headers={"X-CSRFToken": csrf})
     assert saved.status_code == 201 and saved.get_json()["version"] == 1
@@ -68,7 +69,7 @@ def test_saving_from_the_editor_checks_like_deploy(app, people):
 
 def test_version_diff_lists_added_removed_changed_and_moved(app, api, people):
     v1 = diagram("campaign_review.bpmn")
-    v2 = (v1.replace(b'name="Write the copy"', b'name="Write the ad copy"')
+    v2 = (v1.replace(b'name="Write the copy"', b'name="Write the ad copy" camunda:assignee="walt"')
             .replace(b'<dc:Bounds x="530" y="395"', b'<dc:Bounds x="560" y="395"')
             .replace(b'approved == True', b'approved == True and budget &gt; 0')
             .replace(b'<bpmn:endEvent id="End_launched" name="Campaign launched">',
@@ -88,5 +89,5 @@ def test_version_diff_lists_added_removed_changed_and_moved(app, api, people):
     assert ids("added") == ["End_live"] and ids("removed") == ["End_launched"]
     assert ids("changed") == ["Flow_approved", "Task_copy"]
     assert ids("moved") == ["Task_visuals"]
-    assert "name" in tree.xpath('//li[@data-element-id="Task_copy"]')[0].text_content()
+    assert "(Assignee, Name)" in tree.xpath('//li[@data-element-id="Task_copy"]')[0].text_content()
     assert client.get("/modeller/processes/campaign_review/diff?from=1&to=9").status_code == 404
