@@ -168,11 +168,11 @@ class Instance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_timer_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     waits: Mapped[list | None] = mapped_column(JSON)   # [[kind, name]] as in event_waits; None: unknown
-    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # optimistic lock: raised by the one guarded UPDATE that writes a change (instances.apply), nowhere else
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # read with the row: a change finds its definition's parsed specs by this digest without another query
     definition_digest: Mapped[str] = column_property(
         select(Definition.sha256).where(Definition.id == definition_id).scalar_subquery())
-    __mapper_args__ = {"version_id_col": lock_version}
 
 
 _OPEN = "state = 'open'"
