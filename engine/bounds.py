@@ -18,13 +18,9 @@ import os
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    DurationTimerEventDefinition,
-    TimeDateEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.dmn.engine import DMNEngine as _dmn_module
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock
@@ -51,14 +47,14 @@ _get_datetime = TimerEventDefinition.get_datetime
 _parse_cycle = TimerEventDefinition.parse_iso_recurring_interval
 
 
-def _bounded_duration(expression):
+def bounded_duration(expression):
     parsed = _parse_duration(expression)
     if sum(value * _SECONDS_PER[unit] for unit, value in parsed.items()) > _MAX_TIMER_SECONDS:
         raise LimitExceeded(f"timer duration {_shown(expression)} is longer than {MAX_TIMER_YEARS} years")
     return parsed
 
 
-def _bounded_datetime(expression):
+def bounded_datetime(expression):
     moment = _get_datetime(expression)
     latest = clock.now().replace(tzinfo=_dt.UTC) + _dt.timedelta(days=366 * MAX_TIMER_YEARS)
     if moment > latest:
@@ -66,7 +62,7 @@ def _bounded_datetime(expression):
     return moment
 
 
-def _bounded_cycle(expression):
+def bounded_cycle(expression):
     cycles, start, interval = _parse_cycle(expression)
     if interval.total_seconds() < MIN_TIMER_CYCLE_SECONDS:
         raise LimitExceeded(f"timer cycle {_shown(expression)} repeats more often than every "
@@ -79,12 +75,7 @@ def _shown(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-TimerEventDefinition.parse_iso_duration = staticmethod(_bounded_duration)
-TimerEventDefinition.get_datetime = staticmethod(_bounded_datetime)
-TimerEventDefinition.parse_iso_recurring_interval = staticmethod(_bounded_cycle)
-
-
-def _naming_the_timer(method):
+def naming_the_timer(method):
     """The timer's task attached to a breach, so the incident names the timer element."""
     def checked(self, my_task):
         try:
@@ -94,12 +85,8 @@ def _naming_the_timer(method):
     return checked
 
 
-for _cls, _name in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
-                    (CycleTimerEventDefinition, "cycle_complete")):
-    setattr(_cls, _name, _naming_the_timer(getattr(_cls, _name)))
-
-_TIMER_PARSERS = {"timeDuration": _bounded_duration, "timeDate": TimerEventDefinition.parse_time_or_duration,
-                  "timeCycle": _bounded_cycle}
+_TIMER_PARSERS = {"timeDuration": bounded_duration, "timeDate": TimerEventDefinition.parse_time_or_duration,
+                  "timeCycle": bounded_cycle}
 
 
 def timer_problem(kind, value):
@@ -119,7 +106,7 @@ def timer_problem(kind, value):
 _create_child = MultiInstanceTask.create_child
 
 
-def _bounded_create_child(self, my_task, item, key_or_index=None):
+def bounded_create_child(self, my_task, item, key_or_index=None):
     made = len(my_task.children)
     if made >= MAX_INSTANCES_PER_ACTIVITY:
         raise WorkflowTaskException(f"multi-instance activity would run more than {MAX_INSTANCES_PER_ACTIVITY} "
@@ -135,8 +122,6 @@ def _open_tasks(workflow):
     workflows = [top, *getattr(top, "subprocesses", {}).values()]
     return sum(1 for w in workflows for task in w.tasks.values() if not task.has_state(TaskState.FINISHED_MASK))
 
-
-MultiInstanceTask.create_child = _bounded_create_child
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,12 +141,10 @@ def mark_input_references(match_expr):
     return "".join(reversed(out))
 
 
-class _LinearSub:
+class LinearSub:
     """The `re` module as SpiffWorkflow's DMN engine uses it (only `re.sub` with its one pattern)."""
 
     @staticmethod
     def sub(pattern, replacement, text):
         return mark_input_references(text)
 
-
-_dmn_module.re = _LinearSub

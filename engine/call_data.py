@@ -42,6 +42,3 @@ def copy_out(spec, my_task, subworkflow):
     last = subworkflow.last_task
     my_task.data.update(_mapped(mappings["out"], last, last.data))
 
-
-CallActivity.copy_data = copy_in
-CallActivity.update_data = copy_out

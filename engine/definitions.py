@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 
 from modeller import field_names, reader, specs
 
-from . import bounds, lengths, sandbox
+from . import bounds, lengths, sandbox, spiff_patches  # noqa: F401 - deploy reads timers and DMN as runs do
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Definition, DefinitionFile, Event, HumanTask, ProcessVersion, User, UserRole, fetch
 

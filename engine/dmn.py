@@ -6,7 +6,6 @@ aggregates, and knows no required decisions. `result` below replaces its method 
 by engine/workflows.py); modeller/decisions.py attaches what it reads (`aggregation`, `required`,
 `result_variable`). A violated UNIQUE or ANY raises, which the runtime turns into an incident.
 """
-from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 
 _AGGREGATES = {"SUM": sum, "MIN": min, "MAX": max, "COUNT": len}
@@ -90,6 +89,3 @@ def run_hook(spec, my_task):
     my_task.data[name] = _decision_result(spec.dmnEngine, my_task, mapping)
     return True
 
-
-DMNEngine.result = result
-BusinessRuleTaskMixin._run_hook = run_hook

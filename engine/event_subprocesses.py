@@ -43,14 +43,12 @@ def trigger(workflow, name, data, payload_for):
     return None
 
 
-def _share_data(spec, my_task, subworkflow):
+def share_data(spec, my_task, subworkflow):
     """What an event subprocess did joins its process's data (Camunda has one variable scope here;
     SpiffWorkflow would keep it in the event subprocess, so a process it ended had no data)."""
     _update_data(spec, my_task, subworkflow)
     my_task.workflow.data.update(my_task.data)
 
-
-EventSubprocess.update_data = _share_data
 
 
 def ran(task, workflow):

@@ -11,7 +11,6 @@ the branches share, in the order the branches arrived; the last to arrive keeps 
 """
 import copy
 
-from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
 
 
@@ -43,7 +42,8 @@ def _arrived_since_last_join(spec, my_task, shared):
                    and (since is None or t.last_state_change > since)), key=lambda t: t.last_state_change)
 
 
-def _run_hook(self, my_task):
+def merging_run_hook(self, my_task):
+    """Every unstructured join (parallel, inclusive, the process end) merges as described above."""
     shared = _path_ids(my_task)
     others = _arrived_since_last_join(self, my_task, shared)
     my_task._inherit_data()
@@ -57,7 +57,3 @@ def _run_hook(self, my_task):
             task._drop_children(force=True)
     return True
 
-
-def merge_by_changes():
-    """Make every unstructured join (parallel, inclusive, the process end) merge as described above."""
-    UnstructuredJoin._run_hook = _run_hook

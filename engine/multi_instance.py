@@ -54,7 +54,7 @@ def split_start_data(spec, data):
     return {k: v for k, v in data.items() if k not in lists}, lists
 
 
-def _merge_with_results(spec, workflow, child):
+def merge_with_results(spec, workflow, child):
     _merge_child(spec, workflow, child)
     if not isinstance(spec, _CAMUNDA_KINDS) or spec.data_output is None:
         return
@@ -69,5 +69,3 @@ def _merge_with_results(spec, workflow, child):
     else:
         results.append(entry)
 
-
-MultiInstanceTask.merge_child = _merge_with_results

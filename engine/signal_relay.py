@@ -16,7 +16,7 @@ _depth = contextvars.ContextVar("signal_relay_depth", default=0)
 _throw = SignalEventDefinition.throw
 
 
-def _throw_and_note(definition, my_task):
+def throw_and_note(definition, my_task):
     _throw(definition, my_task)
     top = my_task.workflow.top_workflow
     top.__dict__.setdefault("baton_thrown_signals", []).append(definition.name)
@@ -35,5 +35,3 @@ def pass_on(session, instance_id, workflow):
     finally:
         _depth.reset(token)
 
-
-SignalEventDefinition.throw = _throw_and_note

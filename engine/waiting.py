@@ -6,7 +6,6 @@ here so that tests pass time in instead of sleeping, and so every part of Baton 
 """
 from datetime import UTC, datetime
 
-from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from sqlalchemy import bindparam, delete, insert
@@ -19,7 +18,7 @@ TIMER_TYPES = {"TimerEventDefinition", "TimeDateEventDefinition", "DurationTimer
 CATCH_KINDS = {"MessageEventDefinition": "message", "SignalEventDefinition": "signal"}
 
 
-class _ClockedDatetime(datetime):
+class ClockedDatetime(datetime):
     """`datetime` whose `now()` is Baton's clock (aware UTC when asked for a zone)."""
 
     @classmethod
@@ -27,8 +26,6 @@ class _ClockedDatetime(datetime):
         moment = clock.now().replace(tzinfo=UTC)
         return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
 
-
-_timer_module.datetime = _ClockedDatetime
 
 
 def as_naive_utc(value):

@@ -30,27 +30,14 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
-from SpiffWorkflow.util.task import TaskIterator
 
-from . import bounds, call_data, dmn, event_subprocesses, joins, multi_instance, sandbox  # noqa: F401 - bounds wraps SpiffWorkflow's timers, fan-out, DMN  # noqa: F401 - call mappings, DMN results, MI results
+from . import event_subprocesses, sandbox, spiff_patches  # noqa: F401 - importing it patches SpiffWorkflow, once
 
-MAX_TREE_DEPTH = 1_000_000
 MAX_STEPS = 5_000      # automatic steps one user action may cause
 MAX_SECONDS = 10.0
 
-
-def _raise_depth_limit(cls):
-    defaults = list(cls.__init__.__defaults__)
-    defaults[defaults.index(1000)] = MAX_TREE_DEPTH
-    cls.__init__.__defaults__ = tuple(defaults)
-
-
-_raise_depth_limit(TaskIterator)
-_raise_depth_limit(BpmnTaskIterator)
-joins.merge_by_changes()
 
 
 class _PlainMessageConverter(MessageEventDefinitionConverter):

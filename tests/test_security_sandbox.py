@@ -18,7 +18,7 @@ import pytest
 from conftest import PASSWORD, Api, make_app
 from sqlalchemy import select
 
-from engine import database, definitions, history, instances, sandbox, tasks, users, workflows
+from engine import database, definitions, history, instances, sandbox, spiff_patches, tasks, users, workflows
 from engine.models import HumanTask
 
 ENDLESS_TIMEOUT = 30
@@ -466,7 +466,7 @@ def test_a_workflow_that_loses_its_tasks_is_failed_never_completed(session, peop
     from SpiffWorkflow.util.task import TaskIterator
     for cls in (TaskIterator, BpmnTaskIterator):
         defaults = list(cls.__init__.__defaults__)
-        defaults[defaults.index(workflows.MAX_TREE_DEPTH)] = 1000
+        defaults[defaults.index(spiff_patches.MAX_TREE_DEPTH)] = 1000
         monkeypatch.setattr(cls.__init__, "__defaults__", tuple(defaults))
     definitions.deploy(session, [("script_loop.bpmn", SCRIPT_LOOP.encode())], people["ed"])
     instance = instances.start(session, "script_loop", {"rounds": 600}, people["mia"])
