@@ -1,10 +1,15 @@
 """Instance data as JSON: dates become ISO text so every consumer (API, pages, CLI) agrees; and the
 one judge of what data can be stored at all, so hostile input is refused before it reaches a task."""
 import datetime as _dt
+import json
+import re
 from decimal import Decimal
+
+from .errors import Invalid
 
 MAX_DEPTH = 32
 MAX_INT = 2 ** 63 - 1      # what a database integer column (and every JSON consumer) can hold
+_NAME = re.compile(r"^[A-Za-z_]\w{0,79}$")
 
 
 def plain(value):
@@ -51,3 +56,51 @@ def unstorable(value, path="data", depth=0):
         if found:
             return found
     return None
+
+
+def as_text(value):
+    """A stored value as it is shown in a box to edit: text as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(plain(value), ensure_ascii=False)
+
+
+def corrections(current, edited, added=None):
+    """The values of `edited` ({key: text from a box}) that differ from `current`, each read back as the
+    kind of value it was (a number stays a number, yes/no a boolean, a list a list); a text that cannot
+    be read so is refused with the field named, so a correction never changes a value's kind by accident.
+    `added` (name, text) is a value the data lacked (what a script stopped on): JSON if it reads as JSON
+    (`2`, `true`, `[1, 2]`), else text."""
+    changed, errors = {}, []
+    name, text = added or ("", "")
+    if name.strip():
+        if not _NAME.match(name.strip()):
+            errors.append({"field": "new_name", "message": "use letters, digits and _, starting with a letter"})
+        else:
+            try:
+                changed[name.strip()] = json.loads(text)
+            except ValueError:
+                changed[name.strip()] = text
+    for key, text in edited.items():
+        if key not in current or text == as_text(current[key]):
+            continue
+        was = current[key]
+        if isinstance(was, str) or was is None:
+            changed[key] = text
+            continue
+        try:
+            value = json.loads(text.strip().lower() if isinstance(was, bool) else text)
+        except ValueError:
+            value = ...
+        if isinstance(was, bool):
+            value = {"yes": True, "no": False}.get(text.strip().lower(), value)
+        if value is ... or (type(value) is not type(was) and not (isinstance(was, float) and type(value) is int)):
+            errors.append({"field": key, "message": f"must be {_kind(was)}, like the value it replaces"})
+        else:
+            changed[key] = value
+    if errors:
+        raise Invalid("the corrections were refused", errors)
+    return changed
+
+
+def _kind(value):
+    return {bool: "yes or no", int: "a whole number", float: "a number", list: "a list in JSON",
+            dict: "an object in JSON"}.get(type(value), "a value")

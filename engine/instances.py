@@ -35,7 +35,7 @@ from . import (
     workflows,
 )
 from .access import candidate_keys, internal_actor, may_do, require_admin
-from .data import plain
+from .data import corrections, plain
 from .errors import Conflict, Forbidden, Invalid
 from .insight.visibility import may_see_instance
 from .models import HumanTask, Instance, TaskCandidate, fetch
@@ -411,11 +411,30 @@ def retry(session, instance_id, actor, data=None):
     failed = workflow.get_tasks(state=TaskState.ERROR)
     if not failed:
         raise Conflict(f"instance {instance_id} has no failed element to retry")
+    if data and failed[0].parent is not None:   # the element runs again on the data of the step before it:
+        failed[0].parent.data.update(data)      # a correction of a value it already had must land there too
     workflow.reset_from_task_id(failed[0].id, data={**failed[0].data, **(data or {})})
     instance.status, instance.incident = "running", None
     history.record(session, instance, "instance_retried", failed[0].task_spec.bpmn_id, user=actor.username,
                    data=plain(data or {}))
     return commit_change(session, instance, workflow, bundle, advance(session, instance, bundle, workflow))
+
+
+def retry_corrected(session, instance_id, actor, edited, added=None):
+    """`retry` with the data an admin corrected as text in a page's boxes ({key: text}) and a value the
+    data lacked (`added`, (name, text)); see `data.corrections`: only what changed is passed on."""
+    if not actor.admin:
+        raise Forbidden("only admins may retry failed instances")
+    return retry(session, instance_id, actor, corrections(data_at_failure(session, get(session, instance_id)),
+                                                          edited, added))
+
+
+def data_at_failure(session, instance):
+    """The data the failed element of a failed instance saw: what a retry starts from (the instance's
+    stored data may not hold it, as it stopped inside a step)."""
+    bundle, workflow = load(session, instance)
+    failed = workflow.get_tasks(state=TaskState.ERROR)
+    return plain(failed[0].data) if failed else instance.data
 
 
 def took_part(session, instance, actor):

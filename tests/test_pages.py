@@ -220,3 +220,30 @@ def test_notes_required_only_when_not_approved_shown_before_typing_and_checked_o
     reply = form.post(f"/tasks/{task_id}", {"action": "complete"})   # an unticked box: not approved
     assert reply.status_code == 422 and "Notes for the writer is required when Approved is no" in reply.get_data(as_text=True)
     assert api["mia"].post(f"/tasks/{task_id}/complete", json={"data": {"approved": True}}).status_code == 200
+
+
+def test_an_admin_corrects_the_data_of_a_failed_instance_on_its_page_and_retries(app, api):
+    """The script stopped on a missing `rate`: the page offers each value in a box and a box for what is
+    missing; a number typed where a number was stays a number, a word there is refused by name and
+    nothing changes; then the retry runs on."""
+    from test_security_sandbox import NEEDS_DATA, script_diagram
+    assert api["ed"].deploy(("needs.bpmn", script_diagram("needs_data", NEEDS_DATA, after_user_task=True))
+                            ).status_code == 201
+    iid = api["mia"].post("/processes/needs_data/instances", json={"data": {"amount": 5}}).get_json()["id"]
+    task = [t for t in api["admin"].get("/tasks").get_json() if t["instance_id"] == iid][0]
+    assert api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {}}).get_json()["status"] == "failed"
+
+    admin = Browser(app, "admin")
+    reply = admin.get(f"/instances/{iid}")
+    assert reply.status_code == 200, reply.get_data(as_text=True)[:2000]
+    page = html.fromstring(reply.data)
+    assert page.xpath('//details[@class="retry-fix"]//input[@name="data:amount"]/@value') == ["5"]
+    assert Browser(app, "mia").post(f"/instances/{iid}/retry", {"new_name": "rate", "new_value": "2"}).status_code == 403
+
+    refused = admin.post(f"/instances/{iid}/retry", {"data:amount": "five", "new_name": "rate", "new_value": "2"})
+    assert refused.status_code == 422 and "must be a whole number" in refused.get_data(as_text=True)
+    assert api["admin"].get(f"/instances/{iid}").get_json()["status"] == "failed", "nothing changed"
+
+    admin.post(f"/instances/{iid}/retry", {"data:amount": "6", "new_name": "rate", "new_value": "2"})
+    body = api["admin"].get(f"/instances/{iid}").get_json()
+    assert body["status"] == "running" and body["data"]["total"] == 12 and body["data"]["label"] == "rate 2"

@@ -63,6 +63,8 @@ def _show(instance, preview=None, submitted=None, errors=None, status=200):
     fields = anchor.dated_fields(db.session, instance) if may_edit else []
     for f in fields:
         f["value"] = (submitted or {}).get(f["id"], f["value"])
+    retry_data = instances.data_at_failure(db.session, instance) \
+        if instance.status == "failed" and actor().admin else None
     moved = None
     if preview is not None:
         was = {s["element_id"]: s["planned_due"] for s in current["steps"]}
@@ -70,7 +72,7 @@ def _show(instance, preview=None, submitted=None, errors=None, status=200):
     return render_template("instances/show.html", instance=instance, view=instances.describe(db.session, instance),
                            events=history.events(db.session, instance.id), plan=current, timeline=timeline,
                            today=today, first=first, last=last, now=clock.now(), fields=fields, errors=errors or {},
-                           preview=preview, moved=moved,
+                           preview=preview, moved=moved, retry_data=retry_data,
                            labels=definitions.field_labels(db.session, instance.definition_id)), status
 
 
@@ -127,6 +129,9 @@ def cancel(instance_id):
 
 @bp.post("/<int:instance_id>/retry")
 def retry(instance_id):
-    instance = instances.retry(db.session, instance_id, actor())
+    """Retry a failed instance, with the data an admin corrected in the page's boxes (`data:<key>`)."""
+    edited = {key.removeprefix("data:"): value for key, value in request.form.items() if key.startswith("data:")}
+    added = (request.form.get("new_name", ""), request.form.get("new_value", ""))
+    instance = instances.retry_corrected(db.session, instance_id, actor(), edited, added)
     flash(f"Retried: the instance is now {instance.status}.", "info")
     return redirect(url_for("instances.show", instance_id=instance_id))

@@ -5,6 +5,7 @@ import re
 from flask import send_from_directory
 
 from engine import clock
+from engine.data import as_text
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -49,5 +50,6 @@ def register(app):
     app.jinja_env.globals["now"] = clock.now
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["readable"] = readable
+    app.jinja_env.filters["as_text"] = as_text   # a value in a box to edit (engine.data)
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml"))
