@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 
 from modeller import field_names, reader, specs
 
-from . import bounds, lengths, sandbox, spiff_patches  # noqa: F401 - deploy reads timers and DMN as runs do
+from . import bounds, lengths, sandbox, spiff_patches, users  # noqa: F401 - deploy reads timers and DMN as runs do
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Definition, DefinitionFile, Event, HumanTask, ProcessVersion, User, UserRole, fetch
 
@@ -175,6 +175,7 @@ def deploy(session, files, actor, as_model=False):
     """Store a new definition; return (definition, created). Identical uploads return the existing one."""
     require_designer(actor)
     bundle = check(files, as_model, _lend_deployed(session))
+    bundle.warnings += _unknown_people(session, bundle)
     digest = _digest(files)
     existing = session.scalar(select(Definition).where(Definition.sha256 == digest).order_by(Definition.id))
     if existing is not None:
@@ -195,6 +196,28 @@ def deploy(session, files, actor, as_model=False):
     from .instances import start_scheduled  # instances build on definitions; only this step looks back
     start_scheduled(session, definition)
     return definition, True
+
+
+def _unknown_people(session, bundle):
+    """Warnings for steps given to people or roles Baton does not know yet (a file from another tool:
+    `camunda:assignee="demo"`, a group nobody here holds): such tasks reach nobody but admins until the
+    person exists or someone is given the role. Expressions (`${initiator}`) are decided when the step opens."""
+    names = {n.lower() for n in session.scalars(select(User.username).where(User.active.is_(True)))}
+    roles = set(session.scalars(select(UserRole.role).join(User, User.id == UserRole.user_id)
+                                .where(User.active.is_(True))))
+    warnings = []
+    for element_id, step in bundle.steps.items():
+        people = [step.get("assignee"), *(step.get("candidate_users") or [])]
+        for person in people:
+            if person and "$" not in person and "{" not in person and person.lower() not in names:
+                warnings.append(reader.Problem(f"{step['name']!r} is for {person!r}, who is not a Baton user: nobody "
+                                               "but admins sees it until an account of that name exists", element_id))
+        for role in users.normalise_roles(step.get("roles") or []):
+            if "$" not in role and role not in roles and not step.get("assignee"):
+                warnings.append(reader.Problem(f"{step['name']!r} is for role {role!r}, which nobody holds yet: give "
+                                               "someone that role (Admin → People), or only admins will see it",
+                                               element_id))
+    return warnings
 
 
 def _digest(files):

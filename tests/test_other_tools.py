@@ -279,3 +279,27 @@ def test_print_in_a_script_runs_and_shows_nowhere(api):
                             ("write_copy.bpmn", xml)).status_code == 201
     instance = start(api, "brief_with_copy", {"title": "Spring sale", "budget": 50, "channel": "email"})
     assert instance["status"] == "running" and instance["data"]["approved_copy"] == "Spring sale (email, 100)"
+
+
+def test_steps_for_people_or_roles_baton_does_not_know_deploy_with_a_warning_each(api):
+    """A Camunda file hands a step to `demo` and another to the group `sales`, neither known here: each is
+    named in a warning (nobody but admins would see those tasks), while a known role and an expression
+    pass without one."""
+    steps = [('Task_demo', 'camunda:assignee="demo"'), ('Task_sales', 'camunda:candidateGroups="sales"'),
+             ('Task_writer', 'camunda:candidateGroups="Writer"'), ('Task_starter', 'camunda:assignee="${initiator}"')]
+    tasks_xml = "".join(f'<bpmn:userTask id="{i}" name="{i[5:]}" {a} />' for i, a in steps)
+    flows = "".join(f'<bpmn:sequenceFlow id="F{n}" sourceRef="{a}" targetRef="{b}" />' for n, (a, b) in enumerate(
+        zip(["Start_1", *[i for i, _ in steps]], [*[i for i, _ in steps], "End_1"])))
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="Defs_people" targetNamespace="http://baton.test">
+  <bpmn:process id="unknown_people" isExecutable="true">
+    <bpmn:startEvent id="Start_1" />{tasks_xml}<bpmn:endEvent id="End_1" />{flows}
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+    deployed = api["ed"].deploy(("people.bpmn", xml))
+    assert deployed.status_code == 201, deployed.get_json()
+    warned = {w["element_id"]: w["message"] for w in deployed.get_json()["warnings"]}
+    assert set(warned) == {"Task_demo", "Task_sales"}, warned
+    assert "'demo', who is not a Baton user" in warned["Task_demo"]
+    assert "role 'sales', which nobody holds yet" in warned["Task_sales"]
