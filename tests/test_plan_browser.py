@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import OPERATOR, PASSWORD
-from live import csp_violations, sign_in
+from live import csp_violations, sign_in, wait_for_global
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -75,6 +75,36 @@ def test_the_instance_page_shows_the_timeline(carla, post):
     expect(carla.locator(".predicted-end")).to_have_text("Wed 03 Jun 2026")
     expect(carla.locator(".legend")).to_contain_text("today, Tue 12 May")
     carla.locator(".timeline").screenshot(path=str(DOCS_SCREENSHOTS / "timeline.png"))
+
+
+def test_the_instance_diagram_opens_readable_on_the_current_step_and_zooms(carla, post):
+    """The seven-lane content calendar at 1440 px: it opens fitted to the width with the late keyword
+    research centred, and the buttons (reachable with the keyboard) zoom in, out and back."""
+    carla.set_viewport_size({"width": 1440, "height": 900})
+    carla.goto(f"/instances/{post}")
+    wait_for_global(carla, "batonViewer")
+    carla.evaluate("window.batonViewer.ready")
+    canvas = "window.batonViewer.viewer.get('canvas')"
+
+    def centre_offset():
+        return carla.evaluate(f"""(() => {{ const c = {canvas}, box = c.viewbox();
+            const step = window.batonViewer.viewer.get('elementRegistry').get('Task_keyword_research');
+            return [step.x + step.width / 2 - (box.x + box.width / 2), step.y + step.height / 2 - (box.y + box.height / 2)];
+        }})()""")
+
+    assert all(abs(d) < 2 for d in centre_offset()), "the current step is in the middle"
+    width = carla.evaluate(f"(() => {{ const b = {canvas}.viewbox(); return b.inner.width * b.scale; }})()")
+    shown = carla.evaluate("document.getElementById('viewer-canvas').clientWidth")
+    assert shown - 30 < width <= shown, "fitted to the width"
+    before = carla.evaluate(f"{canvas}.zoom()")
+    carla.get_by_role("button", name="Zoom in").focus()
+    carla.keyboard.press("Enter")
+    assert carla.evaluate(f"{canvas}.zoom()") > before * 1.2
+    carla.get_by_role("button", name="Zoom out").click()
+    carla.get_by_role("button", name="Fit to width").click()
+    assert abs(carla.evaluate(f"{canvas}.zoom()") - before) < 0.01
+    carla.get_by_role("button", name="Show the current step").click()
+    assert all(abs(d) < 2 for d in centre_offset())
 
 
 def test_a_task_page_shows_who_comes_before_and_after(sven, post):

@@ -15,6 +15,7 @@ import { fetchXml, importDiagram } from './diagram-import';
 import { createInstanceHighlight } from './instance-highlight';
 import { paintHeatmap } from './heatmap';
 import { observeCanvasResize } from './canvas-resize';
+import { addZoomControls } from './diagram-zoom';
 
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
@@ -95,6 +96,13 @@ function start(root) {
       canvas.zoom(Math.min(1, canvas.zoom() * 0.95), 'auto');
 
       const result = instanceState ? highlight.apply(instanceState) : { applied: 0, missing: [] };
+
+      if (instanceState && container !== root) {   // an instance: readable size, its current step in view
+        const zoom = addZoomControls(viewer, root, container);
+
+        zoom.fitWidth();
+        zoom.showCurrent();
+      }
 
       if (heat) {
         result.heat = paintHeatmap(viewer, heat, document.getElementById('heatmap-legend'));
