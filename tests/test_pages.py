@@ -247,3 +247,11 @@ def test_an_admin_corrects_the_data_of_a_failed_instance_on_its_page_and_retries
     admin.post(f"/instances/{iid}/retry", {"data:amount": "6", "new_name": "rate", "new_value": "2"})
     body = api["admin"].get(f"/instances/{iid}").get_json()
     assert body["status"] == "running" and body["data"]["total"] == 12 and body["data"]["label"] == "rate 2"
+
+
+def test_the_start_page_says_who_may_start_the_process(app, session, people):
+    """Who may start comes from the start event's lane: the page says so rather than leaving it silent."""
+    definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
+    page = html.fromstring(Browser(app, "mia").get("/start/campaign_review").data)
+    assert page.xpath('//p[@id="who-starts"]')[0].text_content() == \
+        "Who can start it: manager (its start event is in the lane “Manager”)."
