@@ -9,6 +9,7 @@ import datetime as _dt
 
 from modeller.elements import required_when
 
+from . import files
 from .data import MAX_INT, text_problem
 
 MAX_TEXT = 10_000
@@ -78,6 +79,8 @@ def _bounds_error(field, value):
 
 
 def _typed(field, raw):
+    if field["type"] == "file":   # Uploads and references to kept files, checked by their content
+        return files.checked(field, raw)
     if field["type"] == "enum":
         allowed = [v["id"] for v in field.get("values", [])]
         if str(raw) not in allowed:
@@ -93,7 +96,7 @@ def _typed(field, raw):
 
 
 def _is_empty(raw):
-    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+    return raw is None or raw == [] or (isinstance(raw, str) and raw.strip() == "")
 
 
 def validate(fields, submitted, current=None):
@@ -115,6 +118,8 @@ def validate(fields, submitted, current=None):
         if raw is None and field["type"] == "boolean":
             raw = False  # an unticked checkbox sends nothing
         if _is_empty(raw) and field["type"] != "boolean":
+            if field["type"] == "file" and current.get(field["id"]):
+                continue   # no new files: the ones attached before stay (a revision keeps the draft)
             if field.get("required"):
                 errors.append({"field": field["id"], "message": "is required"})
             elif field.get("required_when"):
@@ -153,5 +158,7 @@ def _condition_text(fields, field):
 def with_defaults(fields, data):
     """The form as shown to a person: each field with its current (or default) value."""
     return [{**f, "value": data.get(f["id"], f.get("default")),
-             **({"required_when_text": _condition_text(fields, f)} if f.get("required_when") else {})}
+             **({"required_when_text": _condition_text(fields, f)} if f.get("required_when") else {}),
+             **({"rule_text": files.rule_text(f), "multiple": files.field_limits(f)[1] > 1}
+                if f["type"] == "file" else {})}
             for f in fields]

@@ -22,6 +22,7 @@ from . import (
     deadlines,
     definitions,
     driver,
+    files,
     forms,
     history,
     inbox_counts,
@@ -83,13 +84,14 @@ def start(session, key, data, actor):
         raise Invalid("the start form has errors", errors)
     values.update(lists)
     workflow = workflows.create(*bundle.specs[key])
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(values)
     instance = Instance(definition_id=version.definition_id, process_key=key, process_name=version.name or key,
                         version=version.version, status="running", label=_label(step, values),
                         started_by=actor.username, state=b"", created_at=clock.now())
     session.add(instance)
     session.flush()
+    values = files.keep(session, instance, None, step["form"] if step else [], values, actor)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(values)
     history.record(session, instance, "instance_started", user=actor.username, data=plain(values))
     return commit_change(session, instance, workflow, bundle, advance(session, instance, bundle, workflow))
 

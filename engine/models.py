@@ -229,6 +229,23 @@ class HumanTask(Base):
     candidate_keys: Mapped[list | None] = mapped_column(JSON)   # who may do it (see TaskCandidate.key)
 
 
+class StoredFile(Base):
+    """A file attached through a form (see engine/files.py); the instance data refers to it by id.
+    `content` is NULL when the bytes live in BATON_FILE_FOLDER under their `sha256`."""
+    __tablename__ = "files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))   # None: attached on the start form
+    field: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class TaskCandidate(Base):
     """Who may do an open task, one key per row: `role:<name>`, `user:<name>` or `*` (everyone), with
     what the inbox filters and sorts on, so a person's inbox is read from the ranges of their keys in

@@ -10,7 +10,7 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import bindparam, distinct, func, or_, select, text, true, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, driver, forms, history, instances, notifications, workflows
+from . import clock, driver, files, forms, history, instances, notifications, workflows
 from .access import EVERYONE, may_do
 from .data import MAX_INT, plain
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -310,6 +310,7 @@ def complete(session, task_id, actor, data):
     values, errors = forms.validate(row.form, data if data is not None else {}, task.data)
     if errors:
         raise Invalid("the form has errors", errors)
+    values = files.keep(session, instance, row.id, row.form, values, actor)
     before = dict(task.data)
     task.data.update(values)
     history.record(session, instance, "task_completed", row.element_id, row.id, user=actor.username,

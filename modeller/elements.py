@@ -12,8 +12,9 @@ from .normalise import juel_to_python, quote_timer
 from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
-FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum"}
-_CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum", "file"}
+_CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength",
+                "accept", "maxsize", "maxfiles")   # the last three: file fields (engine/files.py)
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
@@ -248,4 +249,21 @@ def form_problem(field):
                 f"(use {', '.join(sorted(FORM_TYPES))})")
     if field["type"] == "enum" and not field.get("values"):
         return f"enum form field {field['id']!r} has no values"
+    if field["type"] == "file":
+        return _file_field_problem(field)
+    return None
+
+
+def _file_field_problem(field):
+    """A file field's `maxfiles` is a whole number from 1 to 20, its `maxsize` a positive number of MB."""
+    try:
+        if not 1 <= int(field.get("maxfiles") or 1) <= 20:
+            raise ValueError
+    except ValueError:
+        return f"file field {field['id']!r}: maxfiles must be a whole number from 1 to 20"
+    try:
+        if field.get("maxsize") not in (None, "") and not 0 < float(field["maxsize"]) < 1e6:
+            raise ValueError
+    except ValueError:
+        return f"file field {field['id']!r}: maxsize must be a positive number of megabytes"
     return None

@@ -18,7 +18,7 @@ from conftest import OPERATOR, PASSWORD, Api, diagram, make_app
 from sqlalchemy import func, select
 from test_security_sandbox import script_diagram
 
-from engine import calendars, database, definitions, instances, tasks, users
+from engine import calendars, database, definitions, files, instances, tasks, users
 from engine.insight import calendar
 from engine.models import Calendar, Definition, Holiday, HumanTask, Instance, Notification, TimeOff, User
 
@@ -71,6 +71,7 @@ class World:
         self.definition_id = self.session.scalar(select(func.min(Definition.id)))
         self.instance_id, self.brief_id = self.campaign()
         self.assigned_instance_id, self.assigned_id = self.assigned()
+        self.file_id = self.attached_file(self.instance_id)
 
     def _open_task(self, instance_id):
         self.session.expire_all()
@@ -81,6 +82,13 @@ class World:
         instance = instances.start(self.session, "campaign_review", {"title": f"Matrix {next(_counter)}"},
                                    self.people["mia"])
         return instance.id, self._open_task(instance.id)
+
+    def attached_file(self, instance_id):
+        """A file attached to an instance, as a form's file field keeps it."""
+        kept = files.keep(self.session, instances.get(self.session, instance_id), None, [{"id": "doc", "type": "file"}],
+                          {"doc": [files.Upload("brief.txt", b"the brief")]}, OPERATOR)
+        self.session.commit()
+        return kept["doc"][0]["file_id"]
 
     def claimed(self):
         instance_id, task_id = self.campaign()
@@ -217,6 +225,8 @@ CASES = {
         lambda w: ("/api/v1/processes/campaign_review/instances", {"json": {"data": {"title": "Via API"}}},
                    lambda: w.count(Instance)),
         api_expect(STARTERS, 201)),
+    ("api.attached_file", "GET", ""): (
+        lambda w: (f"/api/v1/files/{w.file_id}", {}, None), api_expect(PARTIES, 200)),
     ("api.show_instance", "GET", ""): (
         lambda w: (f"/api/v1/instances/{w.instance_id}", {}, None), api_expect(PARTIES, 200)),
     ("api.show_instance", "GET", "assignee"): (
@@ -328,6 +338,8 @@ CASES = {
         page_expect(STARTERS, 302)),
     ("instances.index", "GET", ""): (lambda w: ("/instances/", {}, None), page_expect(SIGNED_IN, 200)),
     ("instances.show", "GET", ""): (lambda w: (f"/instances/{w.instance_id}", {}, None), page_expect(PARTIES, 200)),
+    ("instances.attached_file", "GET", ""): (lambda w: (f"/instances/files/{w.file_id}", {}, None),
+                                             page_expect(PARTIES, 200)),
     ("instances.diagram", "GET", ""): (
         lambda w: (f"/instances/{w.instance_id}/diagram.xml", {}, None), page_expect(PARTIES, 200)),
     ("instances.progress_json", "GET", ""): (

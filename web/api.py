@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from engine import calendars, definitions, history, instances, messages, notifications, plan, tasks, users
+from engine import calendars, definitions, files, history, instances, messages, notifications, plan, tasks, users
 from engine.data import MAX_INT, unstorable
 from engine.errors import Forbidden, Invalid
 from engine.insight import exports, visibility
@@ -174,6 +174,11 @@ def claim(task_id):
 def unclaim(task_id):
     row = tasks.unclaim(db.session, task_id, g.actor)
     return jsonify(instances.describe(db.session, instances.get(db.session, row.instance_id)))
+
+
+@bp.get("/files/<int:file_id>")
+def attached_file(file_id):
+    return downloads.stored_file_reply(*files.for_reader(db.session, file_id, g.actor))
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 from engine.database import database_url, engine_options
+from engine.files import max_bytes as max_file_bytes
 from modeller.reader import max_upload_bytes
 
 
@@ -25,7 +26,7 @@ def from_environment(instance_path):
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-        "MAX_CONTENT_LENGTH": max_upload_bytes() * 4,
+        "MAX_CONTENT_LENGTH": max(max_upload_bytes(), max_file_bytes()) * 4,   # a diagram or a few files
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("BATON_SECURE_COOKIES", "0") == "1",

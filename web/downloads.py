@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from flask import Response, request
 
+from engine import files
 from engine.insight import exports
 
 
@@ -23,3 +24,14 @@ def attachment(filename):
     plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
     plain = "".join(c if 0x20 <= ord(c) < 0x7f and c not in '"\\' else "_" for c in plain) or "download"
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def stored_file_reply(row, content):
+    """An attached file as its content made it (never as the uploader named it): images shown in the page,
+    everything else downloaded; sandboxed, so even a text file that looks like HTML runs nothing."""
+    disposition = attachment(row.name)
+    if files.is_image(row):
+        disposition = disposition.replace("attachment", "inline", 1)
+    return Response(content, mimetype=row.content_type,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=3600",
+                             "Content-Security-Policy": "sandbox; default-src 'none'"})

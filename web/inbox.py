@@ -1,7 +1,7 @@
 """The inbox, the task page and the start page: where people do their work."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from engine import calendars, definitions, forms, handover, instances, plan, tasks
+from engine import calendars, definitions, files, forms, handover, instances, plan, tasks
 from engine.errors import Conflict, Forbidden, Invalid
 
 from .auth import actor, signed_in_only
@@ -10,6 +10,23 @@ from .pages import handoff_message, render_markdown
 
 bp = signed_in_only(Blueprint("inbox", __name__))
 
+
+
+def _submitted(fields):
+    """The form's values as typed, and its chosen files as Uploads (an empty file box sends a nameless part)."""
+    values = {f["id"]: request.form.get(f["id"]) for f in fields if f["id"] in request.form}
+    for field in (f for f in fields if f["type"] == "file"):
+        chosen = [files.Upload(part.filename, part.read()) for part in request.files.getlist(field["id"])
+                  if part.filename]
+        if chosen:
+            values[field["id"]] = chosen
+    return values
+
+
+def _files_not_kept():
+    """A browser cannot refill a file box, so a refused form says the chosen files must be chosen again."""
+    if any(part.filename for part in request.files.values()):
+        flash("Nothing was saved, so the files you chose were not kept either: choose them again.", "warning")
 
 
 def _filters():
@@ -75,11 +92,11 @@ def act(task_id):
             return redirect(url_for("inbox.task", task_id=task_id))
         if action != "complete":
             abort(400, "unknown action")
-        submitted = {f["id"]: request.form.get(f["id"]) for f in row.form if f["id"] in request.form}
-        instance = tasks.complete(db.session, task_id, actor(), submitted)
+        instance = tasks.complete(db.session, task_id, actor(), _submitted(row.form))
     except Invalid as error:
         db.session.rollback()   # the page shows the stored instance again, with the values as typed
         errors = {e.get("field"): e["message"] for e in error.errors}
+        _files_not_kept()
         return _task_page(row, instance, errors, request.form.to_dict(), 422)
     except Conflict as error:   # someone else claimed or completed it meanwhile: keep what was typed
         db.session.rollback()
@@ -108,12 +125,12 @@ def start(key):
         raise Forbidden(f"you may not start {version.name or key}")
     fields = step["form"] if step else []
     if request.method == "POST":
-        submitted = {f["id"]: request.form.get(f["id"]) for f in fields if f["id"] in request.form}
         try:
-            instance = instances.start(db.session, key, submitted, actor())
+            instance = instances.start(db.session, key, _submitted(fields), actor())
         except Invalid as error:
             db.session.rollback()
             errors = {e.get("field"): e["message"] for e in error.errors}
+            _files_not_kept()
             return render_template("inbox/start_form.html", version=version, step=step, errors=errors,
                                    fields=forms.with_defaults(fields, request.form.to_dict())), 422
         flash(f"Started “{instance.label or version.name or key}”.", "success")

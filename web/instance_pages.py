@@ -1,14 +1,14 @@
 """Instance pages: the list, one instance with its tasks, data and history, and admin actions."""
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import clock, definitions, history, instances, plan, progress
+from engine import clock, definitions, files, history, instances, plan, progress
 from engine.errors import Forbidden, Invalid
 from engine.insight import exports, listing
 from engine.plan import anchor
 
 from . import assets, manager_api
 from .auth import actor, signed_in_only
-from .downloads import csv_reply, wants_csv
+from .downloads import csv_reply, stored_file_reply, wants_csv
 from .errors import json_errors
 from .extensions import db
 from .timeline import rows as timeline_rows
@@ -23,6 +23,12 @@ def _readable(instance_id):
     if not instances.took_part(db.session, instance, actor()):
         raise Forbidden("you have no part in this instance")
     return instance
+
+
+@bp.get("/files/<int:file_id>")
+def attached_file(file_id):
+    """A file attached through a form, for those who may see its instance."""
+    return stored_file_reply(*files.for_reader(db.session, file_id, actor()))
 
 
 @bp.get("/")
