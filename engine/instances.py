@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import (
     calendars,
     clock,
+    cycle_starts,
     deadlines,
     definitions,
     driver,
@@ -71,7 +72,9 @@ def may_start(session, actor, version, step):
     return definitions.get(session, version.definition_id).created_by == actor.username
 
 
-def start(session, key, data, actor):
+def start(session, key, data, actor, cycle_fired=False):
+    """A new instance of the latest version of process `key`; `cycle_fired`: a run its timer cycle
+    started (see `cycle_starts`)."""
     calendars.keep_fresh(session)
     version = definitions.latest(session, key)
     bundle = definitions.bundle_of(session, version.definition_id)
@@ -84,6 +87,8 @@ def start(session, key, data, actor):
         raise Invalid("the start form has errors", errors)
     values.update(lists)
     workflow = workflows.create(*bundle.specs[key])
+    if cycle_fired:
+        cycle_starts.fire_start(workflow)
     instance = Instance(definition_id=version.definition_id, process_key=key, process_name=version.name or key,
                         version=version.version, status="running", label=_label(step, values),
                         started_by=actor.username, state=b"", created_at=clock.now())
@@ -374,9 +379,10 @@ def _starts_on_a_timer(spec):
 
 
 def start_scheduled(session, definition):
-    """A process whose start event is a timer (a date, a delay or a cycle such as `R/P7D`) runs as one
-    instance waiting on that timer; each cycle starts a run inside it. Deploying a new version cancels
-    the waiting instance of the old one and puts the new one in place."""
+    """A process whose start event is a timer (a date, a delay or a cycle such as `R/P7D`) is kept as one
+    instance waiting on that timer; a date or delay runs in it, each firing of a cycle starts a new
+    instance (`cycle_starts`). Deploying a new version cancels the waiting instance of the old one and
+    puts the new one in place."""
     bundle = definitions.bundle_for(definition)
     for version in definition.processes:
         if not version.executable or not _starts_on_a_timer(bundle.specs[version.key][0]):

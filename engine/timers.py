@@ -5,12 +5,14 @@ import logging
 
 from sqlalchemy import select
 
-from . import clock, history, instances, waiting
+from . import clock, cycle_starts, history, instances, waiting
+from .access import internal_actor
 from .errors import Conflict
 from .models import Instance
 
 log = logging.getLogger("baton.timers")
 MAX_ROUNDS = 100  # a cycle timer missed many times fires once per round, oldest first
+WORKER = internal_actor("worker")   # who starts the runs of a timer cycle
 
 
 def due_instances(session, now, limit):
@@ -40,10 +42,12 @@ def _fire(session, instance_id, now):
         session.rollback()
         return 0
     bundle, workflow = instances.load(session, instance)
-    fired, incident = 0, None
+    fired, incident, runs = 0, None, 0
+    clock_of_a_cycle = instance.started_by == instances.SCHEDULER.username
     for _ in range(MAX_ROUNDS):
         before = waiting.timers(workflow)
         workflow.refresh_timers()
+        runs += cycle_starts.take_fired_paths(workflow) if clock_of_a_cycle else 0
         after = waiting.timers(workflow)
         went = [task_id for task_id, due in before.items() if after.get(task_id) != due]
         for task_id in went:   # recorded before what the timer sets off, in the order it happened
@@ -59,6 +63,8 @@ def _fire(session, instance_id, now):
         instances.commit_change(session, instance, workflow, bundle, incident)
     except Conflict:
         return 0   # another worker or a user changed it first; its next_timer_at is fresh again
+    for _ in range(runs):   # after the clock moved on: a firing starts at most one run
+        instances.start(session, instance.process_key, {}, WORKER, cycle_fired=True)
     return fired
 
 

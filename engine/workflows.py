@@ -33,7 +33,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 
-from . import event_subprocesses, sandbox, spiff_patches  # noqa: F401 - importing it patches SpiffWorkflow, once
+from . import cycle_starts, event_subprocesses, sandbox, spiff_patches  # noqa: F401 - importing it patches SpiffWorkflow, once
 
 MAX_STEPS = 5_000      # automatic steps one user action may cause
 MAX_SECONDS = 10.0
@@ -168,6 +168,8 @@ def waiting_service_tasks(workflow):
 
 
 def reached_end(workflow):
+    if cycle_starts.schedule_ended(workflow):
+        return True
     return any(isinstance(t.task_spec, EndEvent) and (t.workflow is workflow or event_subprocesses.ran(t, workflow))
                for t in workflow.get_tasks(state=TaskState.COMPLETED))
 

@@ -280,21 +280,31 @@ def test_a_service_task_nothing_can_run_is_an_incident_not_a_crash(session):
     assert signup.incident["element_id"] == "Send_welcome" and "no handler" in signup.incident["message"]
 
 
-def test_a_cycle_timer_start_event_starts_a_run_each_cycle(session):
+def test_each_firing_of_a_cycle_timer_start_event_starts_a_new_instance(session):
+    """As in Camunda and SpiffArena: R3/PT1H starts three instances an hour apart, each with its own task,
+    and the waiting schedule ends after the third."""
     with clock.frozen_at(T0):
         deploy(session, "weekly_newsletter.bpmn")
         (scheduled,) = session.scalars(select(Instance).where(Instance.process_key == "weekly")).all()
         assert scheduled.status == "running" and scheduled.next_timer_at == T0 + timedelta(hours=1)
         assert open_elements(session, scheduled) == []
-        for hour, runs in ((1, 1), (2, 2), (3, 3), (4, 3)):
+
+        def runs():
+            return session.scalars(select(Instance).where(Instance.process_key == "weekly", Instance.id != scheduled.id)
+                                   .order_by(Instance.id)).all()
+        for hour, count in ((1, 1), (2, 2), (3, 3), (4, 3)):
             clock.travel(T0 + timedelta(hours=hour, minutes=1))
             worker.run_once(session)
             session.refresh(scheduled)
-            assert open_elements(session, scheduled) == ["Task_write"] * runs, f"after {hour} h"
+            assert len(runs()) == count, f"after {hour} h"
+            assert open_elements(session, scheduled) == [], "the runs are not inside the schedule"
+        assert [open_elements(session, run) for run in runs()] == [["Task_write"]] * 3
+        assert [run.created_at for run in runs()] == [T0 + timedelta(hours=h, minutes=1) for h in (1, 2, 3)]
+        assert {run.started_by for run in runs()} == {"worker"}
+        assert scheduled.status == "completed", "R3: three runs, then the schedule is done"
         for row in session.scalars(select(HumanTask).where(HumanTask.state == "open")).all():
             tasks.complete(session, row.id, OPERATOR, {})
-        session.refresh(scheduled)
-        assert scheduled.status == "completed", "R3: three runs, then the schedule is done"
+        assert {run.status for run in runs()} == {"completed"}
 
 
 def test_a_new_version_replaces_the_waiting_scheduled_instance(session):
