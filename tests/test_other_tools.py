@@ -303,3 +303,56 @@ def test_steps_for_people_or_roles_baton_does_not_know_deploy_with_a_warning_eac
     assert set(warned) == {"Task_demo", "Task_sales"}, warned
     assert "'demo', who is not a Baton user" in warned["Task_demo"]
     assert "role 'sales', which nobody holds yet" in warned["Task_sales"]
+
+
+def _script_run(api, key, script, data=None):
+    from test_security_sandbox import script_diagram
+    deployed = api["ed"].deploy((f"{key}.bpmn", script_diagram(key, script)))
+    return deployed, (start(api, key, {"amount": 5, **(data or {})}) if deployed.status_code == 201 else None)
+
+
+def test_scripts_import_the_harmless_modules_other_tools_scripts_use(api):
+    """SpiffArena and Camunda scripts import datetime, decimal, json, math, random and re, and read
+    locals(): they run as written, and what they compute is kept as data."""
+    script = ("import math\nimport json as j\nfrom datetime import timedelta\nimport decimal, random, re\n"
+              "root = math.sqrt(amount * 20)\npayload = j.dumps({'amount': amount})\n"
+              "price = decimal.Decimal('19.99') * 2\nslug = re.sub(r'[^a-z]+', '-', 'Spring Sale!'.lower())\n"
+              "roll = random.randint(1, 6)\nlater = timedelta(days=2).days\nseen = sorted(locals())\n")
+    deployed, instance = _script_run(api, "imports_ok", script)
+    assert deployed.status_code == 201, deployed.get_json()
+    data = instance["data"]
+    assert instance["status"] == "running", instance
+    assert (data["root"], data["payload"], data["price"], data["slug"], data["later"]) == \
+        (10.0, '{"amount": 5}', 39.98, "spring-sale-", 2)
+    assert 1 <= data["roll"] <= 6
+    assert data["seen"] == ["amount", "later", "payload", "price", "roll", "root", "slug"], \
+        "locals() is the script's variables: no modules, helpers or guards"
+    assert not {"math", "j", "decimal", "random", "re", "timedelta"} & set(data), "imports are not data"
+
+
+def test_any_other_import_is_refused_at_deploy_naming_the_module_and_the_allowed_ones(api):
+    for index, script in enumerate(("import os", "from subprocess import run", "import json.decoder",
+                                    "import importlib", "from . import helpers")):
+        deployed, _ = _script_run(api, f"imports_bad_{index}", f"{script}\nx = 1")
+        assert deployed.status_code == 422, script
+        problem = deployed.get_json()["errors"][0]
+        assert problem["element_id"] == "Script_payload"
+        if "relative" in problem["message"]:
+            continue
+        name = script.split()[1]
+        assert f"import of {name!r} is not allowed in diagram code; it may import datetime, decimal, json, " \
+               "math, random, re" in problem["message"]
+
+
+def test_the_allowed_modules_lead_nowhere_else_and_a_runaway_pattern_is_stopped(api):
+    """No path from an allowed module to another module, and a catastrophic regular expression is ended
+    by the sandbox's time limit (the worker, not the web process, pays for it)."""
+    _, instance = _script_run(api, "imports_escape", "import json, datetime\nleaks = [json.decoder, json.scanner, "
+                                                     "datetime.sys]\n")
+    assert instance["data"]["leaks"] == [None, None, None]
+    _, failed = _script_run(api, "imports_from_sub", "from json import decoder\n")
+    assert failed["status"] == "failed" and "decoder" in failed["incident"]["message"]
+    _, slow = _script_run(api, "imports_redos", "import re\nhit = re.match(r'(a+)+$', 'a' * 40 + 'b')\n")
+    assert slow["status"] == "failed" and "ran longer than" in slow["incident"]["message"]
+    _, fine = _script_run(api, "imports_after", "import re\nok = bool(re.match(r'a+', 'aaa'))\n")
+    assert fine["data"]["ok"] is True, "a fresh worker took over"

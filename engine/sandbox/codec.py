@@ -8,6 +8,7 @@ message may hold.
 """
 import datetime as _dt
 import json
+from decimal import Decimal
 
 from .limits import MAX_DEPTH, MAX_INT_BITS, MAX_NODES, MAX_REPLY_BYTES, SandboxError
 
@@ -65,6 +66,8 @@ def encode(value, budget, depth=0):
         return {"tm": value.isoformat()}
     if isinstance(value, _dt.timedelta):
         return {"td": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, Decimal) and value.is_finite():   # from `import decimal`: kept as a number
+        return float(value)
     raise Unstorable(type(value).__name__)
 
 

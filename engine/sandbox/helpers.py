@@ -20,6 +20,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 
 from .. import workdays
 from .guards import OPERATOR_GUARDS, Helper, bounded, bounded_range, getattr_, inplace, power
+from .modules import SafeModule, safe_import
 
 # exception classes that are not for diagram code (they stop interpreters, not computations)
 # and `id`/`hash`, which give away memory addresses
@@ -72,7 +73,8 @@ def scope():
         "date": _parse_date, "today": lambda: _now_utc().date(), "now": _now_utc,
         "working_days": lambda n: workdays.WorkingDays(n, _calendar["value"]),
     }.items()})
-    return {
+    allowed["__import__"] = safe_import   # only ALLOWED_MODULES, as SafeModules (see modules.py)
+    names = {
         "__builtins__": allowed,
         "_getattr_": getattr_,
         "_getitem_": default_guarded_getitem,
@@ -84,6 +86,15 @@ def scope():
         "_print_": PrintCollector,   # print() in a diagram's script: collected into `printed`, shown nowhere
         **OPERATOR_GUARDS,
     }
+    allowed["locals"] = Helper("locals", lambda: _variables(names))
+    return names
+
+
+def _variables(names):
+    """`locals()` in a script: a copy of its variables (the data and what it assigned), as SpiffWorkflow's
+    own script engine gives; helpers, guards and imported modules are left out."""
+    return {key: value for key, value in names.items()
+            if not key.startswith("_") and not callable(value) and not isinstance(value, SafeModule)}
 
 
 HELPER_NAMES = frozenset(scope()["__builtins__"])

@@ -11,6 +11,7 @@ from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval
 
 from .helpers import HELPER_NAMES
 from .limits import FILENAME
+from .modules import import_problem
 
 # the operators whose results are checked, and the guard (`guards.OPERATOR_GUARDS`) each becomes
 _BINOP_GUARDS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_"}
@@ -33,10 +34,20 @@ class _Policy(RestrictingNodeTransformer):
         return super().visit_Name(node)
 
     def visit_Import(self, node):
-        self.error(node, "import is not allowed in diagram code; use the helpers (date, days, now, ...)")
-        return node
+        for alias in node.names:
+            problem = import_problem(alias.name.split("."))
+            if problem:
+                self.error(node, problem)
+                return node
+        return super().visit_Import(node)
 
-    visit_ImportFrom = visit_Import
+    def visit_ImportFrom(self, node):
+        problem = import_problem((node.module or "").split(".")) if node.level == 0 else \
+            "relative imports are not allowed in diagram code"
+        if problem:
+            self.error(node, problem)
+            return node
+        return super().visit_ImportFrom(node)
 
     def visit_ClassDef(self, node):
         self.error(node, "class definitions are not allowed in diagram code")

@@ -20,6 +20,7 @@ from . import helpers, protocol
 from .codec import Budget, Unstorable, decode, dumps, encode
 from .helpers import HELPER_NAMES
 from .limits import FILENAME, MAX_REPLY_BYTES, MAX_SECONDS, MAX_STEPS, MEMORY_BYTES, SandboxError
+from .modules import SafeModule
 from .policy import compile_code
 
 BOOT = ("import sys; sys.path.insert(0, {root!r}); sys.setrecursionlimit(400); "
@@ -76,7 +77,7 @@ def evaluate(source, mode, names):
     assigned = []
     for key, value in scope.items():
         if key.startswith("_") or (key in HELPER_NAMES and key not in names) or callable(value) \
-                or type(value).__name__ == "module":
+                or isinstance(value, SafeModule):   # what a script imported is not data
             continue
         try:
             assigned.append([key, encode(value, budget)])
