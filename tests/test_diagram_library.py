@@ -834,15 +834,25 @@ def test_bpmnlint_recommended_rules_pass():
     assert run.returncode == 0, run.stderr
 
 
-def test_bpmnlint_cli_reports_errors(tmp_path):
+def test_bpmnlint_cli_reports_what_fails_as_errors_and_style_as_warnings(tmp_path):
+    """The rules the modeller shows (.bpmnlintrc): a step no flow reaches is an error (it never runs),
+    a missing name only a warning (it runs)."""
     assert LINT_MODULES.exists(), "npm packages of the modeller are missing: run `make frontend`"
-    broken = tmp_path / "broken.bpmn"
-    broken.write_bytes((LIBRARY / "type_administrative.bpmn").read_bytes().replace(b' name="Purchase done"', b""))
-    run = subprocess.run([shutil.which("node"), str(LINT_CLI), str(broken)], capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 1
-    assert {"id": "End_purchase_done", "message": "Element is missing label/name (label-required)",
-            "category": "error"} in json.loads(run.stdout)[str(broken)]
+    xml = (LIBRARY / "type_administrative.bpmn").read_bytes()
+
+    def lint(content):
+        broken = tmp_path / "broken.bpmn"
+        broken.write_bytes(content)
+        run = subprocess.run([shutil.which("node"), str(LINT_CLI), str(broken)], capture_output=True, text=True,
+                             timeout=120)
+        return run.returncode, json.loads(run.stdout)[str(broken)]
+
+    code, found = lint(xml.replace(b' name="Purchase done"', b""))
+    assert code == 0 and found == [{"id": "End_purchase_done", "message": "Element is missing label/name (label-required)",
+                                    "category": "warn"}]
+    code, found = lint(xml.replace(b"</bpmn:process>", b'<bpmn:task id="Task_loose" name="Loose" /></bpmn:process>', 1))
+    assert code == 1
+    assert {"id": "Task_loose", "message": "Element is not connected (no-disconnected)", "category": "error"} in found
 
 
 # ---- demo data ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def lost_values(tag, before, after):
 DRAW = """() => {
   const m = window.batonModeller.modeler, modeling = m.get('modeling'), registry = m.get('elementRegistry');
   const canvas = m.get('canvas'), moddle = m.get('moddle');
+  modeling.removeElements([registry.get('EndEvent_1')]);   // the blank diagram's end: this one draws its own
   const start = registry.filter(e => e.type === 'bpmn:StartEvent')[0];
   const pool = modeling.createShape({type: 'bpmn:Participant'}, {x: start.x + 400, y: start.y + 120},
                                     canvas.getRootElement());
@@ -87,8 +88,12 @@ def open_group(page, title):
         header.click()
 
 
-def save(page):
+def save(page, name="Blog post launch"):
+    """Click Save & deploy; a new diagram asks for its name first (given `name`)."""
     page.click("#save-button")
+    if page.locator("#name-dialog").is_visible():
+        page.fill("#process-name", name)
+        page.keyboard.press("Enter")
     return page.evaluate("window.batonModeller.lastSave")
 
 
@@ -142,9 +147,42 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
+def test_a_new_diagram_is_lint_clean_gets_a_name_and_its_designer_can_start_it(browser, live, session, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    ed.wait_for_timeout(300)   # lint runs after the import
+    assert ed.locator("#lint-problems li").count() == 0, ed.locator("#lint-problems").inner_text()
+
+    ed.click("#save-button")
+    dialog = ed.locator("#name-dialog")
+    expect(dialog).to_be_visible()
+    expect(ed.locator("#process-name")).to_be_focused()
+    ed.keyboard.press("Escape")   # cancelling saves nothing
+    expect(dialog).to_be_hidden()
+    expect(ed.locator("#save-status")).to_contain_text("needs a name")
+    assert definitions.all_definitions(session) == []
+
+    result = save(ed, "Blog post launch – Q3")
+    assert result["ok"] and result["status"] == 201, result
+    session.expire_all()
+    (definition,) = definitions.all_definitions(session)
+    assert definition.filename == "blog_post_launch_q3.bpmn"
+    (process,) = definition.processes
+    assert (process.key, process.name) == ("blog_post_launch_q3", "Blog post launch – Q3")
+    assert save(ed)["status"] == 200, "saved again under the same name, with no question"
+
+    ed.goto("/start")
+    ed.get_by_role("link", name="Blog post launch – Q3").click()
+    ed.get_by_role("button", name="Start").click()
+    expect(ed.locator("h1")).to_contain_text("completed")   # start to end: nothing in between yet
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
+
+
 def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_path):
     broken = tmp_path / "broken.bpmn"
-    broken.write_bytes(diagram("campaign_review.bpmn").replace(b"approved == True", b"approved === True"))
+    broken.write_bytes(diagram("campaign_review.bpmn").replace(b"approved == True", b"approved === True")
+                       .replace(b' name="Write the copy"', b""))   # and a step with no name: a lint warning
     ed = sign_in(browser, live.url, "ed", PASSWORD)
     ed.goto("/modeller/new")
     ready(ed)

@@ -10,7 +10,10 @@
 //   assets/bpmn-*.{woff2,...}   bpmn icon font, referenced by modeller.css
 //   THIRD_PARTY_LICENSES.txt    licences of every bundled npm package
 //
-// The bpmnlint configuration (.bpmnlintrc) is compiled on the fly into a
+// The bpmnlint configuration (.bpmnlintrc) speaks only of what fails in Baton: bpmnlint's recommended
+// rules, less those about what SpiffWorkflow runs fine — a loop back into a task (`fake-join`),
+// inclusive gateways — and with style (`label-required`, implicit splits, a gateway that both joins
+// and forks) as warnings. It is compiled on the fly into a
 // virtual module `baton:bpmnlint-config`, nothing is written to src/.
 
 import { createRequire } from 'node:module';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Lint .bpmn files with bpmnlint's `recommended` rules, the rules the modeller's lint panel shows.
+// Lint .bpmn files with the rules the modeller's lint panel shows (.bpmnlintrc, read by both).
 //
 //   node modeller/frontend/lint-cli.mjs diagrams/*.bpmn
 //
@@ -16,7 +16,7 @@ const NodeResolver = require('bpmnlint/lib/resolver/node-resolver');
 const camunda = require('camunda-bpmn-moddle/resources/camunda.json');
 
 const linter = new Linter({
-  config: { extends: 'bpmnlint:recommended' },
+  config: JSON.parse(await readFile(new URL('./.bpmnlintrc', import.meta.url), 'utf-8')),
   resolver: new NodeResolver({ require })
 });
 

@@ -4,10 +4,11 @@
  * The server renders
  *
  *   <div id="baton-modeller" data-xml-url data-save-url data-csrf-token
- *        data-can-save="true|false" data-name>
+ *        data-can-save="true|false" data-name data-new="true|false">
  *     #canvas #properties ul#lint-problems ul#server-problems
  *     button#save-button button#download-bpmn button#download-svg
  *     input#open-file[type=file] span#save-status[role=status]
+ *     dialog#name-dialog (a form with the process name's input: asked on a new diagram's first save)
  *   </div>
  *
  * and this bundle does the rest. Exposes `window.batonModeller`.
@@ -28,6 +29,7 @@ import MinimapModule from 'diagram-js-minimap';
 import TokenSimulationModule from 'bpmn-js-token-simulation';
 
 import { blankDiagram } from './blank-diagram';
+import { applyName, askName, currentName, idFromName } from './process-name';
 import KeepUndrawnDiModule from './keep-undrawn-di';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
@@ -57,7 +59,8 @@ function start(root) {
     saveUrl: root.dataset.saveUrl || '',
     csrfToken: root.dataset.csrfToken || '',
     canSave: root.dataset.canSave === 'true',
-    name: (root.dataset.name || '').replace(/\.(bpmn|xml)$/i, '')
+    name: (root.dataset.name || '').replace(/\.(bpmn|xml)$/i, ''),
+    isNew: root.dataset.new === 'true'
   };
 
   const canvasContainer = byId('canvas');
@@ -113,7 +116,7 @@ function start(root) {
 
   const serverErrors = createServerErrors(modeler, byId('server-problems'));
 
-  const { save } = createSave({
+  const { save, setName } = createSave({
     modeler,
     saveUrl: config.saveUrl,
     csrfToken: config.csrfToken,
@@ -122,6 +125,33 @@ function start(root) {
   });
 
   let saving = false;
+  let named = !config.isNew;
+
+  /** A new diagram gets its name on its first save: asked for unless its process has one already. */
+  async function ensureNamed() {
+    if (named) {
+      return true;
+    }
+
+    let processName = currentName(modeler);
+
+    if (!processName) {
+      processName = await askName(byId('name-dialog'), '');
+
+      if (!processName) {
+        setStatus('Not saved: the diagram needs a name first', 'dirty');
+        return false;
+      }
+
+      applyName(modeler, processName);
+    }
+
+    name = idFromName(processName);
+    setName(name);
+    named = true;
+
+    return true;
+  }
 
   function doSave() {
     if (!config.canSave || !config.saveUrl) {
@@ -134,7 +164,7 @@ function start(root) {
       saveButton.disabled = true;
     }
 
-    const result = save().finally(() => {
+    const result = ensureNamed().then((ok) => ok ? save() : { ok: false, cancelled: true }).finally(() => {
       saving = false;
 
       if (saveButton) {
@@ -198,6 +228,8 @@ function start(root) {
       const result = await openXML(xml);
 
       name = file.name.replace(/\.(bpmn|xml)$/i, '') || name;
+      setName(name);   // saved under the name it was opened with
+      named = true;
 
       const notes = [
         result.autoLayout ? 'laid out automatically' : null,

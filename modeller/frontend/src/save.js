@@ -87,5 +87,13 @@ export function createSave({ modeler, saveUrl, csrfToken, serverErrors, setStatu
     return { ok: false, status: response.status, body };
   }
 
-  return { save };
+  /** Save under the file name `name` (`name.bpmn`) from now on. */
+  function setName(name) {
+    const url = new URL(currentSaveUrl, window.location.href);
+
+    url.searchParams.set('name', name);
+    currentSaveUrl = url.pathname + url.search;
+  }
+
+  return { save, setName };
 }
