@@ -47,11 +47,11 @@ def check(files, as_model=False, lend=None):
                                            lengths.fit(filename, DefinitionFile.filename)))
             continue
         try:
-            documents.append(reader.read(filename, content))
+            documents.append(specs.read(filename, content))
         except reader.DocumentRejected as rejected:
             problems += rejected.problems
     if not problems and not any(d.kind == "bpmn" for d in documents):
-        problems.append(reader.Problem("the upload has no BPMN diagram, only decision tables"))
+        problems.append(reader.Problem("the upload has no BPMN diagram, only decision tables or forms"))
     problems += [p for d in documents if d.kind == "bpmn" for p in specs.schema_problems(d)]
     if problems:
         raise Invalid("the documents were refused", _reported(problems))
@@ -72,7 +72,7 @@ def _lent(documents, lend):
         asked |= missing
         for filename, content, lent_from in lend(missing):
             if all(d.content != content for d in [*documents, *lent]):
-                document = reader.read(filename, content)
+                document = specs.read(filename, content)
                 document.lent_from = lent_from
                 lent.append(document)
     return lent

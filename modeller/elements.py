@@ -8,8 +8,9 @@ The code a diagram carries is listed too, so it can be compiled in the sandbox a
 """
 import re
 
+from . import foreign_forms
 from .normalise import juel_to_python, quote_timer
-from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS
+from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS, Problem
 
 HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
 FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum", "file"}
@@ -76,12 +77,20 @@ def form_fields(element):
     return fields
 
 
-def human_steps(root):
-    """element id → what the inbox and the form need for each human step of the document."""
+def foreign_form_warnings(root, forms):
+    """What deploy says about the human steps' forms from other tools: missing files, fields left out."""
+    return [Problem(message, element.get("id"))
+            for tag in HUMAN_TAGS for element in root.iter(_b(tag)) if not element.findall(f".//{_c('formField')}")
+            for message in foreign_forms.fields(element, forms)[1]]
+
+
+def human_steps(root, forms=None):
+    """element id → what the inbox and the form need for each human step of the document; `forms`
+    (`foreign_forms.index`) are the form files uploaded with it, for steps whose form is one of them."""
     lanes, steps = _lanes(root), {}
     for tag in HUMAN_TAGS:
         for element in root.iter(_b(tag)):
-            fields = form_fields(element)
+            fields = form_fields(element) or (foreign_forms.fields(element, forms)[0] if forms else [])
             if tag == "startEvent" and not fields:
                 continue
             element_id = element.get("id")

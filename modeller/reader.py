@@ -69,9 +69,10 @@ class Document:
     """A parsed upload: the original bytes (kept untouched) and the tree read from them."""
     filename: str
     content: bytes
-    root: etree._Element
-    kind: str                      # "bpmn" or "dmn"
+    root: etree._Element | None
+    kind: str                      # "bpmn", "dmn", or "form" (another tool's form file: see foreign_forms)
     processes: list = field(default_factory=list)
+    data: object = None            # a form file's content
 
     @property
     def uses_spiff_extensions(self):
@@ -82,7 +83,7 @@ class Document:
         """Element id → line of the first element with that id, read once: naming the line of every
         problem in a file with thousands of them stays linear."""
         found = {}
-        for element in self.root.iter(etree.Element):
+        for element in (self.root.iter(etree.Element) if self.root is not None else ()):
             found.setdefault(element.get("id"), element.sourceline)
         return found
 
@@ -94,7 +95,7 @@ def _parser():
 
 def read(filename, content):
     """Parse one uploaded file; raise DocumentRejected with every problem found."""
-    problems = _check_envelope(filename, content)
+    problems = check_envelope(filename, content)
     if problems:
         raise DocumentRejected(problems)
     try:
@@ -120,7 +121,7 @@ def read(filename, content):
         f"in namespace {namespace or 'none'}", None, root.sourceline, filename)])
 
 
-def _check_envelope(filename, content):
+def check_envelope(filename, content):
     limit = max_upload_bytes()
     if len(content) > limit:
         return [Problem(f"file is {len(content)} bytes; the limit is {limit} bytes", file=filename)]

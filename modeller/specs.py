@@ -13,9 +13,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import call_mappings, decisions, elements, event_starts, links, normalise, unrunnable
+from . import call_mappings, decisions, elements, event_starts, foreign_forms, links, normalise, unrunnable
 from .camunda_parser import BatonCamundaParser
 from .reader import BPMN_NS, Problem, is_executable
+from .reader import read as reader_read
 
 DIALECTS = {"camunda": BatonCamundaParser, "spiff": SpiffBpmnParser}
 
@@ -89,6 +90,11 @@ def called_elsewhere(documents):
             for _, kind, name in elements.references(process) if kind == "process" and name} - defined
 
 
+def read(filename, content):
+    """Any uploaded file: a diagram or a decision table (`reader.read`), or another tool's form file."""
+    return (foreign_forms.read if foreign_forms.is_form_file(filename) else reader_read)(filename, content)
+
+
 def build(documents, lent=()):
     """Build specs for the executable processes; return (Bundle, problems that stop them running).
 
@@ -97,8 +103,10 @@ def build(documents, lent=()):
     that is not valid BPMN is not a model either."""
     bundle = Bundle(documents, dialect_of([*documents, *lent]), lent=list(lent))
     problems = []
+    forms = foreign_forms.index([*documents, *lent])
     for document in [*bundle.diagrams, *(d for d in bundle.lent if d.kind == "bpmn")]:
-        bundle.steps.update(elements.human_steps(document.root))
+        bundle.steps.update(elements.human_steps(document.root, forms))
+        bundle.warnings += elements.foreign_form_warnings(document.root, forms)
         bundle.steps.update(elements.automated_steps(document.root))
         for process in _executable(document):   # code in a model that never runs is not checked
             bundle.code.extend(elements.code(process))
@@ -120,7 +128,7 @@ def build(documents, lent=()):
             if document.kind == "dmn":
                 for decision in decisions.split(document.root):
                     parser.add_dmn_xml(decision, document.filename)
-            else:
+            elif document.kind == "bpmn":
                 parser.add_bpmn_xml(normalise.for_execution(document.root), document.filename)
         for key in executable:
             called = parser.get_subprocess_specs(key, require_call_activity_specs=False)

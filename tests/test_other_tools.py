@@ -1,5 +1,7 @@
 """Files from Camunda Modeler and SpiffArena run as their authors meant (issue 24): call activity
 data mappings, link events, and plain-worded refusals at deploy of what the engine cannot run."""
+import json
+
 from conftest import diagram
 
 from engine import definitions
@@ -356,3 +358,116 @@ def test_the_allowed_modules_lead_nowhere_else_and_a_runaway_pattern_is_stopped(
     assert slow["status"] == "failed" and "ran longer than" in slow["incident"]["message"]
     _, fine = _script_run(api, "imports_after", "import re\nok = bool(re.match(r'a+', 'aaa'))\n")
     assert fine["data"]["ok"] is True, "a fresh worker took over"
+
+
+def _form_diagram(key, task_attributes="", extension=""):
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_{key}" targetNamespace="http://baton.test">
+  <bpmn:process id="{key}" name="{key}" isExecutable="true">
+    <bpmn:startEvent id="Start_{key}" />
+    <bpmn:userTask id="Task_form" name="Fill in the brief" {task_attributes}>{extension}</bpmn:userTask>
+    <bpmn:exclusiveGateway id="Gate_{key}" default="F_small" />
+    <bpmn:endEvent id="End_big" /><bpmn:endEvent id="End_small" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_{key}" targetRef="Task_form" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_form" targetRef="Gate_{key}" />
+    <bpmn:sequenceFlow id="F_big" sourceRef="Gate_{key}" targetRef="End_big">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">budget &gt; 1000</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="F_small" sourceRef="Gate_{key}" targetRef="End_small" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+CAMUNDA_FORM = {"id": "brief_form", "type": "default", "schemaVersion": 16, "components": [
+    {"type": "text", "text": "# The brief"},
+    {"type": "textfield", "key": "title", "label": "Title", "validate": {"required": True, "maxLength": 40}},
+    {"type": "number", "key": "budget", "label": "Budget", "validate": {"min": 0, "max": 100000}},
+    {"type": "select", "key": "channel", "label": "Channel",
+     "values": [{"label": "E-mail", "value": "email"}, {"label": "Social", "value": "social"}]},
+    {"type": "checkbox", "key": "urgent", "label": "Urgent"},
+    {"type": "datetime", "subtype": "date", "key": "publish_on", "label": "Publish on"},
+    {"type": "taglist", "key": "tags", "label": "Tags", "values": []},
+    {"type": "button", "key": "submit", "label": "Submit"}]}
+SPIFF_SCHEMA = {"title": "Brief", "type": "object", "required": ["title", "budget"], "properties": {
+    "title": {"type": "string", "title": "Title", "maxLength": 40},
+    "budget": {"type": "integer", "title": "Budget", "minimum": 0},
+    "notes": {"type": "string", "title": "Notes"},
+    "channel": {"type": "string", "title": "Channel", "oneOf": [{"const": "email", "title": "E-mail"},
+                                                               {"const": "social", "title": "Social"}]},
+    "when": {"type": "string", "format": "date", "title": "When"},
+    "links": {"type": "array", "items": {"type": "string"}}}}
+SPIFF_UI = {"ui:order": ["budget", "title"], "notes": {"ui:widget": "textarea"}}
+EMBEDDED_HTML = b"""<form role="form" name="brief">
+  <label for="t">Title</label><input id="t" type="text" cam-variable-name="title" cam-variable-type="String" required maxlength="40">
+  <label for="b">Budget</label><input id="b" type="number" cam-variable-name="budget" cam-variable-type="Long">
+  <label for="u">Urgent</label><input id="u" type="checkbox" cam-variable-name="urgent" cam-variable-type="Boolean">
+  <select cam-variable-name="channel" cam-variable-type="String"><option value="email">E-mail</option><option value="social">Social</option></select>
+</form>"""
+
+
+def _form_of(api, key):
+    task = next(t for t in api["admin"].get("/tasks").get_json() if t["process_key"] == key)
+    return task, {f["id"]: f for f in task["form"]}
+
+
+def test_a_camunda_form_uploaded_with_the_diagram_is_the_steps_form_checked_by_the_server(api):
+    deployed = api["ed"].deploy(("brief.bpmn", _form_diagram("camunda_form_brief", 'camunda:formRef="brief_form"')),
+                                ("brief.form", json.dumps(CAMUNDA_FORM).encode()))
+    assert deployed.status_code == 201, deployed.get_json()
+    assert [w["message"] for w in deployed.get_json()["warnings"] if w["element_id"] == "Task_form"] == \
+        ["form 'brief_form': field 'tags' is a taglist, which Baton does not show yet"]
+    start(api, "camunda_form_brief", {})
+    task, form = _form_of(api, "camunda_form_brief")
+    assert list(form) == ["title", "budget", "channel", "urgent", "publish_on"]
+    assert (form["title"]["required"], form["title"]["maxlength"], form["budget"]["type"], form["budget"]["max"]) == \
+        (True, "40", "long", "100000")
+    assert form["channel"]["values"] == [{"id": "email", "name": "E-mail"}, {"id": "social", "name": "Social"}]
+    assert (form["urgent"]["type"], form["publish_on"]["type"]) == ("boolean", "date")
+    refused = api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {"budget": -1, "channel": "print"}})
+    assert {e["field"]: e["message"] for e in refused.get_json()["errors"]} == {
+        "title": "is required", "budget": "must be at least 0", "channel": "must be one of email, social"}
+    done = api["admin"].post(f"/tasks/{task['id']}/complete",
+                             json={"data": {"title": "Spring", "budget": 5000, "channel": "email"}})
+    assert done.get_json()["status"] == "completed", "the gateway read the form's budget"
+
+
+def test_a_spiffarena_json_schema_form_with_its_ui_schema_is_the_steps_form(api):
+    extension = ('<bpmn:extensionElements><spiffworkflow:properties>'
+                 '<spiffworkflow:property name="formJsonSchemaFilename" value="brief-schema.json" />'
+                 '<spiffworkflow:property name="formUiSchemaFilename" value="brief-uischema.json" />'
+                 '</spiffworkflow:properties></bpmn:extensionElements>')
+    deployed = api["ed"].deploy(("brief.bpmn", _form_diagram("spiff_form_brief", extension=extension)),
+                                ("brief-schema.json", json.dumps(SPIFF_SCHEMA).encode()),
+                                ("brief-uischema.json", json.dumps(SPIFF_UI).encode()))
+    assert deployed.status_code == 201, deployed.get_json()
+    assert "field 'links' is a array" in " ".join(w["message"] for w in deployed.get_json()["warnings"])
+    start(api, "spiff_form_brief", {})
+    task, form = _form_of(api, "spiff_form_brief")
+    assert list(form) == ["budget", "title", "notes", "channel", "when"], "ui:order first, then the rest"
+    assert (form["budget"]["required"], form["budget"]["min"], form["notes"]["type"], form["when"]["type"]) == \
+        (True, "0", "textarea", "date")
+    assert form["channel"]["values"][0] == {"id": "email", "name": "E-mail"}
+    refused = api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {"title": "x" * 41}})
+    assert {e["field"] for e in refused.get_json()["errors"]} == {"title", "budget"}
+    done = api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {"title": "Spring", "budget": 10}})
+    assert done.get_json()["status"] == "completed", "no NameError at the gateway: budget is data"
+
+
+def test_an_embedded_html_form_is_read_from_its_cam_variables_and_a_missing_form_is_a_warning(api):
+    deployed = api["ed"].deploy(("brief.bpmn", _form_diagram("html_form_brief",
+                                                             'camunda:formKey="embedded:app:forms/brief.html"')),
+                                ("brief.html", EMBEDDED_HTML))
+    assert deployed.status_code == 201, deployed.get_json()
+    start(api, "html_form_brief", {})
+    _, form = _form_of(api, "html_form_brief")
+    assert [(f["id"], f["type"], f["label"]) for f in form.values()] == [
+        ("title", "string", "Title"), ("budget", "long", "Budget"), ("urgent", "boolean", "Urgent"),
+        ("channel", "enum", "channel")]
+    assert form["title"]["required"] and form["title"]["maxlength"] == "40"
+
+    missing = api["ed"].deploy(("other.bpmn", _form_diagram("missing_form", 'camunda:formRef="nowhere"')))
+    assert missing.status_code == 201
+    assert {"element_id": "Task_form",
+            "message": "uses form 'nowhere', which is not in this upload: upload it with the diagram, or the step "
+                       "shows no form"}.items() <= missing.get_json()["warnings"][0].items()
