@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 
 from modeller import field_names, reader, specs
 
-from . import bounds, lengths, sandbox, spiff_patches, users  # noqa: F401 - deploy reads timers and DMN as runs do
+from . import bounds, cron, lengths, sandbox, spiff_patches, users  # noqa: F401 - deploy reads timers and DMN as runs do
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Definition, DefinitionFile, Event, HumanTask, ProcessVersion, User, UserRole, fetch
 
@@ -157,6 +157,8 @@ def _code_problem(kind, source, mode):
             value = ast.literal_eval(source)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return None
+        if kind == "timeCycle" and cron.is_cron(value):
+            return cron.problem(value)
         return bounds.timer_problem(kind, value) if isinstance(value, str) else None
     return None
 

@@ -26,7 +26,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.util.task import TaskIterator
 
-from . import bounds, call_data, dmn, event_subprocesses, joins, multi_instance, signal_relay, waiting
+from . import bounds, call_data, cron, dmn, event_subprocesses, joins, multi_instance, signal_relay, waiting
 
 PINNED = "3.2.0"
 MAX_TREE_DEPTH = 1_000_000   # SpiffWorkflow's task iterators stop at depth 1,000: a 600-round loop loses its tasks
@@ -49,7 +49,7 @@ PATCHES = [   # (owner, attribute, replacement): what each replacement fixes is 
     (TimerEventDefinition, "parse_iso_recurring_interval", staticmethod(bounds.bounded_cycle)),
     (TimeDateEventDefinition, "has_fired", bounds.naming_the_timer(TimeDateEventDefinition.has_fired)),
     (DurationTimerEventDefinition, "has_fired", bounds.naming_the_timer(DurationTimerEventDefinition.has_fired)),
-    (CycleTimerEventDefinition, "cycle_complete", bounds.naming_the_timer(CycleTimerEventDefinition.cycle_complete)),
+    (CycleTimerEventDefinition, "cycle_complete", bounds.naming_the_timer(cron.cycle_complete)),   # and cron
     (MultiInstanceTask, "create_child", bounds.bounded_create_child),
     (dmn_engine_module, "re", bounds.LinearSub),
     # waiting: timers read Baton's clock, so tests and the plan can move time

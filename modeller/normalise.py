@@ -30,9 +30,19 @@ def juel_to_python(text):
     return " ".join(expression.split())
 
 
+_CRON_FIELD = r"[0-9A-Za-z*?/,#\-]+"
+_CRON = re.compile(rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{5,6}}\s*$")
+
+
+def is_cron(text):
+    """Whether a timer cycle is Camunda's cron (six or seven fields, seconds first: `0 0 9 ? * MON-FRI`)
+    rather than ISO 8601 (`R/P7D`); engine/cron.py runs it."""
+    return isinstance(text, str) and not text.strip().startswith(("R", "P")) and bool(_CRON.match(text))
+
+
 def quote_timer(text):
-    """A bare ISO 8601 duration, date or cycle becomes a Python string literal."""
-    if text and _ISO_TIMER.match(text):
+    """A bare ISO 8601 duration, date or cycle, or a cron cycle, becomes a Python string literal."""
+    if text and (_ISO_TIMER.match(text) or is_cron(text)):
         return repr(text.strip())
     return text
 

@@ -16,6 +16,7 @@ from conftest import OPERATOR, diagram
 from sqlalchemy import func, select
 
 from engine import clock, database, definitions, history, instances, tasks, timers, users, worker
+from engine.errors import Invalid
 from engine.models import Event, HumanTask, Instance, Notification
 
 T0 = datetime(2026, 11, 2, 9, 0)
@@ -305,6 +306,40 @@ def test_each_firing_of_a_cycle_timer_start_event_starts_a_new_instance(session)
         for row in session.scalars(select(HumanTask).where(HumanTask.state == "open")).all():
             tasks.complete(session, row.id, OPERATOR, {})
         assert {run.status for run in runs()} == {"completed"}
+
+
+def test_a_camunda_cron_cycle_starts_an_instance_each_weekday_at_its_time(session):
+    """`0 30 9 ? * MON-FRI` (Quartz cron, as Camunda 7 writes it): a run at 09:30 UTC on each weekday,
+    the ones missed while the worker was away fired when it comes back, none at the weekend."""
+    xml = diagram("weekly_newsletter.bpmn").replace(b"R3/PT1H", b"0 30 9 ? * MON-FRI")
+    with clock.frozen_at(T0):   # Monday 2 November 2026, 09:00
+        definitions.deploy(session, [("weekly_newsletter.bpmn", xml)], OPERATOR)
+        (scheduled,) = session.scalars(select(Instance).where(Instance.process_key == "weekly")).all()
+        assert scheduled.next_timer_at == datetime(2026, 11, 2, 9, 30)
+
+        def runs():
+            return session.scalars(select(Instance).where(Instance.process_key == "weekly", Instance.id != scheduled.id)
+                                   .order_by(Instance.id)).all()
+        clock.travel(datetime(2026, 11, 2, 9, 31))
+        worker.run_once(session)
+        session.refresh(scheduled)
+        assert len(runs()) == 1 and scheduled.next_timer_at == datetime(2026, 11, 3, 9, 30)
+        clock.travel(datetime(2026, 11, 7, 12, 0))   # Saturday: Tuesday to Friday were missed
+        worker.run_once(session)
+        session.refresh(scheduled)
+        assert len(runs()) == 5 and scheduled.status == "running"
+        assert scheduled.next_timer_at == datetime(2026, 11, 9, 9, 30), "next Monday, not the weekend"
+
+
+def test_a_cron_cycle_the_engine_cannot_keep_is_refused_at_deploy_in_plain_words(session):
+    for cycle, reason in ((b"* * * * * ?", "repeats more often than every 60 s"),
+                          (b"0 0 12 L * ?", "uses L, W or #, which Baton does not support"),
+                          (b"0 0 25 * * ?", "the hour field has '25'; use 0 to 23")):
+        xml = diagram("weekly_newsletter.bpmn").replace(b"R3/PT1H", cycle)
+        with pytest.raises(Invalid) as refused:
+            definitions.deploy(session, [("weekly_newsletter.bpmn", xml)], OPERATOR)
+        (problem,) = refused.value.errors
+        assert problem["element_id"] == "Start_weekly" and reason in problem["message"], problem
 
 
 def test_a_new_version_replaces_the_waiting_scheduled_instance(session):
