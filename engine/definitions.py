@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 from sqlalchemy import bindparam, func, select
 
-from modeller import field_names, reader, specs
+from modeller import elements, field_names, reader, specs
 
 from . import bounds, cron, lengths, sandbox, spiff_patches, users  # noqa: F401 - deploy reads timers and DMN as runs do
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -211,11 +211,11 @@ def _unknown_people(session, bundle):
     for element_id, step in bundle.steps.items():
         people = [step.get("assignee"), *(step.get("candidate_users") or [])]
         for person in people:
-            if person and "$" not in person and "{" not in person and person.lower() not in names:
+            if person and not elements.is_expression(person) and person.lower() not in names:
                 warnings.append(reader.Problem(f"{step['name']!r} is for {person!r}, who is not a Baton user: nobody "
                                                "but admins sees it until an account of that name exists", element_id))
         for role in users.normalise_roles(step.get("roles") or []):
-            if "$" not in role and role not in roles and not step.get("assignee"):
+            if not elements.is_expression(role) and role not in roles and not step.get("assignee"):
                 warnings.append(reader.Problem(f"{step['name']!r} is for role {role!r}, which nobody holds yet: give "
                                                "someone that role (Admin → People), or only admins will see it",
                                                element_id))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import (
+    assignment,
     calendars,
     clock,
     cycle_starts,
@@ -95,6 +96,8 @@ def start(session, key, data, actor, cycle_fired=False):
     session.add(instance)
     session.flush()
     values = files.keep(session, instance, None, step["form"] if step else [], values, actor)
+    if bundle.initiators.get(key):   # `camunda:initiator`: who started it, for `${starter}` later on
+        values[bundle.initiators[key]] = actor.username
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(values)
     history.record(session, instance, "instance_started", user=actor.username, data=plain(values))
@@ -345,15 +348,20 @@ def _step_of(bundle, task):
 def _new_task(session, instance, bundle, task, now):
     """The column values of the row for a task that just became ready."""
     step = _step_of(bundle, task)
+    roles, assignee, users, problems = assignment.people(step, task.data, instance.started_by, bundle.dialect)
+    assignee = lengths.fit(assignee, HumanTask.assignee)
     values = {"id": str(task.id), "instance_id": instance.id, "process_key": instance.process_key,
               "process_name": instance.process_name, "instance_label": instance.label,
               "element_id": task.task_spec.bpmn_id,
               "name": lengths.fit(multi_instance.named_for(step["name"], task.data), HumanTask.name),
               "item": multi_instance.item_of(task), "lane": step["lane"],
-              "roles": step["roles"], "assignee": step["assignee"], "claimed_by": None, "state": "open",
+              "roles": roles, "assignee": assignee, "claimed_by": None, "state": "open",
               "form": step["form"], "documentation": step["documentation"], "due_at": None, "follow_up_at": None,
               "created_at": now,
-              "candidate_keys": sorted(candidate_keys(step["roles"], step["assignee"], step["candidate_users"]))}
+              "candidate_keys": sorted(candidate_keys(roles, assignee, users))}
+    for problem in problems:   # the step stays with admins, who can hand it on
+        history.record(session, instance, "assignment_error", values["element_id"], values["id"],
+                       data={"message": problem})
     for column, key in (("due_at", "due"), ("follow_up_at", "follow_up")):
         try:
             values[column] = deadlines.resolve(step[key], task.data, now)

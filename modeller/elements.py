@@ -16,6 +16,7 @@ HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
 FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum", "file"}
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength",
                 "accept", "maxsize", "maxfiles")   # the last three: file fields (engine/files.py)
+_JUEL_EXPRESSION = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
@@ -181,7 +182,22 @@ def code(root):
         for key in ("due", "follow_up"):
             if step[key] and deadline_kind(step[key]) == "expression":
                 found.append((element_id, f"camunda:{key}", juel_to_python(step[key]), "eval"))
+        for key, text in [("camunda:assignee", step["assignee"])] + [("camunda:candidateUsers", user)
+                                                                       for user in step["candidate_users"]]:
+            if is_expression(text):   # who does it, read from the data (engine/assignment.py)
+                found.append((element_id, key, juel_to_python(text), "eval"))
     return found
+
+
+def is_expression(text):
+    """Whether a step's assignee or candidate user is an expression over the data (`${approver}`)."""
+    return bool(text) and bool(_JUEL_EXPRESSION.match(text))
+
+
+def initiators(root):
+    """process id → the variable its start event's `camunda:initiator` names (who started the instance)."""
+    return {process.get("id"): event.get(_c("initiator")) for process in root.iter(_b("process"))
+            for event in process.findall(_b("startEvent")) if event.get(_c("initiator"))}
 
 
 def decision_code(root):

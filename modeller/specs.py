@@ -32,6 +32,7 @@ class Bundle:
     problems: list = field(default_factory=list)       # why a model cannot run (models only)
     lent: list = field(default_factory=list)           # called diagrams taken from earlier deploys
     warnings: list = field(default_factory=list)       # accepted, but the designer should know
+    initiators: dict = field(default_factory=dict)     # process key → variable for who started it
 
     @property
     def diagrams(self):
@@ -107,6 +108,7 @@ def build(documents, lent=()):
     for document in [*bundle.diagrams, *(d for d in bundle.lent if d.kind == "bpmn")]:
         bundle.steps.update(elements.human_steps(document.root, forms))
         bundle.warnings += elements.foreign_form_warnings(document.root, forms)
+        bundle.initiators.update(elements.initiators(document.root))
         bundle.steps.update(elements.automated_steps(document.root))
         for process in _executable(document):   # code in a model that never runs is not checked
             bundle.code.extend(elements.code(process))

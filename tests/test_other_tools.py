@@ -471,3 +471,89 @@ def test_an_embedded_html_form_is_read_from_its_cam_variables_and_a_missing_form
     assert {"element_id": "Task_form",
             "message": "uses form 'nowhere', which is not in this upload: upload it with the diagram, or the step "
                        "shows no form"}.items() <= missing.get_json()["warnings"][0].items()
+
+
+ASSIGNED_FROM_DATA = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="Defs_people_data" targetNamespace="http://baton.test">
+  <bpmn:process id="people_from_data" isExecutable="true">
+    <bpmn:startEvent id="Start_1" camunda:initiator="starter"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="approver" label="Approver" type="string" />
+    </camunda:formData></bpmn:extensionElements></bpmn:startEvent>
+    <bpmn:userTask id="Task_approve" name="Approve" camunda:assignee="${approver}" />
+    <bpmn:userTask id="Task_review" name="Review" camunda:candidateUsers="${reviewers}" />
+    <bpmn:userTask id="Task_back" name="Back to the starter" camunda:assignee="${starter}" />
+    <bpmn:endEvent id="End_1" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_1" targetRef="Task_approve" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_approve" targetRef="Task_review" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Task_review" targetRef="Task_back" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Task_back" targetRef="End_1" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def _open_for(api, who, key):
+    return [t["element_id"] for t in api[who].get("/tasks").get_json() if t["process_key"] == key]
+
+
+def test_camunda_assignees_and_candidate_users_read_from_the_data_and_the_initiator(api):
+    deployed = api["ed"].deploy(("people.bpmn", ASSIGNED_FROM_DATA))
+    assert deployed.status_code == 201 and deployed.get_json()["warnings"] == [], deployed.get_json()
+    instance = start(api, "people_from_data", {"approver": "Dora"})
+    assert instance["data"]["starter"] == "mia", "camunda:initiator names who started it"
+    assert _open_for(api, "dora", "people_from_data") == ["Task_approve"]
+    assert _open_for(api, "walt", "people_from_data") == []
+    task = api["dora"].get("/tasks").get_json()[0]
+    assert task["assignee"] == "dora"
+    # the reviewers are not in the data yet: the step stays with admins and the history says why
+    assert api["dora"].post(f"/tasks/{task['id']}/complete", json={"data": {}}).status_code == 200
+    assert _open_for(api, "walt", "people_from_data") == []
+    (review,) = [t for t in api["admin"].get("/tasks").get_json() if t["element_id"] == "Task_review"]
+    history = api["admin"].get(f"/instances/{instance['id']}/history").get_json()
+    assert any(e["type"] == "assignment_error" and "reviewers" in e["data"]["message"] for e in history)
+    api["admin"].post(f"/tasks/{review['id']}/complete", json={"data": {}})
+    assert _open_for(api, "mia", "people_from_data") == ["Task_back"], "${starter} hands it back to mia"
+    assert api["mia"].get("/tasks").get_json()[0]["assignee"] == "mia"
+
+
+def test_an_assignee_expression_that_does_not_compile_is_refused_at_deploy(api):
+    refused = api["ed"].deploy(("people.bpmn", ASSIGNED_FROM_DATA.replace(b"${approver}", b"${approver ==}")))
+    assert refused.status_code == 422
+    problem = refused.get_json()["errors"][0]
+    assert problem["element_id"] == "Task_approve" and problem["message"].startswith("Assignee: does not compile")
+
+
+def _spiff_lanes(lanes):
+    lane_xml = "".join(f'<bpmn:lane id="Lane_{n}" name="{n}"><bpmn:flowNodeRef>{ref}</bpmn:flowNodeRef></bpmn:lane>'
+                       for n, ref in lanes)
+    lane_set = f'<bpmn:laneSet id="Lanes">{lane_xml}</bpmn:laneSet>' if lanes else ""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_spiff_people" targetNamespace="http://baton.test">
+  <bpmn:process id="spiff_people" isExecutable="true">{lane_set}
+    <bpmn:startEvent id="Start_1" />
+    <bpmn:scriptTask id="Script_owners"><bpmn:script>lane_owners = {{"Finance": ["dora"]}}</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="Task_pay" name="Pay the invoice"><bpmn:extensionElements>
+      <spiffworkflow:instructionsForEndUser>Pay it</spiffworkflow:instructionsForEndUser></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:endEvent id="End_1" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_1" targetRef="Script_owners" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Script_owners" targetRef="Task_pay" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Task_pay" targetRef="End_1" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_spiffarena_lanes_take_their_owners_from_lane_owners_and_a_step_in_no_lane_is_the_starters(api):
+    lanes = [("Finance", "Task_pay"), ("Finance", "Start_1"), ("Finance", "Script_owners"), ("Finance", "End_1")]
+    xml = _spiff_lanes(lanes).replace(b'</bpmn:flowNodeRef></bpmn:lane><bpmn:lane id="Lane_Finance" name="Finance">',
+                                      b"</bpmn:flowNodeRef>")
+    assert api["ed"].deploy(("spiff_people.bpmn", xml)).status_code == 201
+    start(api, "spiff_people", {})
+    assert _open_for(api, "dora", "spiff_people") == ["Task_pay"], "lane_owners names dora for Finance"
+    assert _open_for(api, "walt", "spiff_people") == []
+
+    assert api["ed"].deploy(("spiff_people.bpmn", _spiff_lanes([]))).status_code == 201
+    start(api, "spiff_people", {})
+    (task,) = [t for t in api["mia"].get("/tasks?tab=mine").get_json() if t["process_key"] == "spiff_people"]
+    assert task["assignee"] == "mia", "outside any lane, SpiffArena gives the step to whoever started it"
+    assert _open_for(api, "walt", "spiff_people") == []

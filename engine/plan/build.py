@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from modeller.elements import deadline_kind
 
-from .. import calendars, clock, deadlines, forms, instances, workdays
+from .. import assignment, calendars, clock, deadlines, forms, instances, workdays
 from ..models import HumanTask
 from .walk import walk
 
@@ -105,18 +105,22 @@ def steps_of(bundle, process_key, data, rows, start):
             wait = _timer_wait(node.spec)
             ends[node.name] = base + wait if wait else base
             continue
-        entry, ends[node.name] = _step(node, step, data, rows.get(node.spec.bpmn_id, (None, None)), base)
+        entry, ends[node.name] = _step(node, step, data, rows.get(node.spec.bpmn_id, (None, None)), base,
+                                       bundle.dialect)
         steps.append(entry)
     finish = max((s["completed_at"] or s["planned_due"] for s in steps if s["completed_at"] or s["planned_due"]),
                  default=None)
     return steps, finish
 
 
-def _step(node, step, data, rows, base):
+def _step(node, step, data, rows, base, dialect):
     """One step of the plan and when it is planned to end."""
     open_row, done_row = rows
-    entry = {"element_id": node.spec.bpmn_id, "name": step["name"], "roles": step["roles"],
-             "owner": step["assignee"], "state": "undecided" if node.undecided else "planned",
+    roles, owner, _, _ = assignment.people(step, data, None, dialect) if open_row is None and done_row is None \
+        else (step["roles"], None, None, None)   # who it will be for, read as it will be when it opens
+    entry = {"element_id": node.spec.bpmn_id, "name": step["name"], "roles": roles,
+             "owner": None if assignment.is_expression(owner) else owner,
+             "state": "undecided" if node.undecided else "planned",
              "planned_due": None, "due_at": None, "completed_at": None, "completed_by": None}
     if open_row is not None:
         planned = planned_date(step, data, open_row.created_at) if step["due"] else open_row.due_at
