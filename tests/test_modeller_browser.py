@@ -104,11 +104,18 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     ids = ed.evaluate(DRAW)
 
     select(ed, ids["draft"])
-    open_group(ed, "User assignment")
+    headers = ed.locator(".bio-properties-panel-group-header-title").all_inner_texts()
+    assert "Who does it, and by when" in headers and "Instructions" in headers, headers
+    assert not {"Asynchronous continuations", "Job execution", "Execution listeners"} & set(headers), \
+        "Camunda's engine settings wait behind 'Show all properties'"
+    open_group(ed, "Who does it, and by when")
+    expect(ed.locator('[data-entry-id="dueDate"] .bio-properties-panel-description')).to_contain_text(
+        "publish_date - days(25)")
     ed.fill("#bio-properties-panel-candidateGroups", "writer")
     ed.keyboard.press("Tab")
+    screenshot(ed, "modeller-panel")
     select(ed, ids["review"])
-    open_group(ed, "Forms")
+    open_group(ed, "Kind of form")
     ed.select_option("#bio-properties-panel-formType", "formData")
     ed.locator(".bio-properties-panel-group-header", has_text="Form fields").locator(
         ".bio-properties-panel-add-entry").click()
@@ -117,6 +124,11 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     ed.select_option('[id$="-formField-0-formFieldType"]', "boolean")
     ed.keyboard.press("Tab")
     screenshot(ed, "modeller")
+    ed.click("#panel-mode")   # the full Camunda panel, one click away
+    expect(ed.locator("#panel-mode")).to_have_attribute("aria-pressed", "true")
+    expect(ed.locator(".bio-properties-panel-group-header-title", has_text="Asynchronous continuations")).to_be_visible()
+    ed.click("#panel-mode")
+    expect(ed.locator(".bio-properties-panel-group-header-title", has_text="Asynchronous continuations")).to_have_count(0)
     assert csp_violations(ed) == [], "the modeller works under the strict CSP"
 
     result = save(ed)

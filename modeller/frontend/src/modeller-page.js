@@ -31,6 +31,8 @@ import TokenSimulationModule from 'bpmn-js-token-simulation';
 import { blankDiagram } from './blank-diagram';
 import { applyName, askName, currentName, idFromName } from './process-name';
 import KeepUndrawnDiModule from './keep-undrawn-di';
+import BatonWordsModule, { HINTS } from './baton-words';
+import SimplePanelModule, { setupPanelMode } from './simple-panel';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
@@ -71,7 +73,8 @@ function start(root) {
   const modeler = new BpmnModeler({
     container: canvasContainer,
     propertiesPanel: {
-      parent: byId('properties')
+      parent: byId('properties'),
+      description: HINTS
     },
     linting: {
       active: true,
@@ -88,7 +91,9 @@ function start(root) {
       LintModule,
       MinimapModule,
       TokenSimulationModule,
-      KeepUndrawnDiModule
+      KeepUndrawnDiModule,
+      BatonWordsModule,
+      SimplePanelModule
     ],
     moddleExtensions: {
       camunda: camundaModdle
@@ -113,6 +118,7 @@ function start(root) {
   window.batonModeller = state;
 
   setupLintList(modeler, byId('lint-problems'));
+  setupPanelMode(modeler, byId('panel-mode'));
 
   const serverErrors = createServerErrors(modeler, byId('server-problems'));
 
