@@ -155,6 +155,24 @@ def test_a_moved_date_moves_reminders_and_the_timers_that_read_it(session, team)
         assert launch.next_timer_at == datetime(2026, 7, 6), "the timer did not fire at its old moment"
 
 
+def test_a_moved_date_moves_a_timer_cycle_that_reads_it(session, team):
+    """Daily reminders in the run-up (`R3/<publish date - 3 days>T09:00Z/P1D`) move with the publish date."""
+    xml = diagram("launch_countdown.bpmn").replace(
+        b"<bpmn:timeDate>(publish_date - days(1)).isoformat()</bpmn:timeDate>",
+        b'<bpmn:timeCycle>"R3/" + (publish_date - days(3)).isoformat() + "T09:00:00Z/P1D"</bpmn:timeCycle>')
+    definitions.deploy(session, [("launch_countdown.bpmn", xml)], OPERATOR)
+    with clock.frozen_at(T0):
+        launch = instances.start(session, "launch_countdown", {"title": "Launch", "publish_date": "2026-06-30"},
+                                 team["mia"])
+        assert launch.next_timer_at == datetime(2026, 6, 27, 9, 0)
+        from engine.plan import anchor
+        anchor.change_data(session, launch.id, team["mia"], {"publish_date": "2026-07-07"})
+        session.refresh(launch)
+        assert launch.next_timer_at == datetime(2026, 7, 4, 9, 0), "exactly a week later"
+        moved = session.scalars(select(Event).where(Event.instance_id == launch.id, Event.type == "timer_moved")).one()
+        assert moved.data["new"]["cycles"] == 3
+
+
 def test_a_date_changed_through_a_task_form_moves_the_other_open_dates(session, team):
     definitions.deploy(session, [("launch_countdown.bpmn", diagram("launch_countdown.bpmn"))], OPERATOR)
     with clock.frozen_at(T0):

@@ -3,6 +3,7 @@ the instance page, or a task's form), the open tasks' due dates and reminders an
 whose expressions read that data move with it, in the same transaction as the change, and each owner
 whose date moved hears it once, with the old and new date."""
 import re
+from datetime import UTC
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -12,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from modeller.elements import deadline_kind
 from modeller.normalise import juel_to_python
 
-from .. import clock, deadlines, forms, history, instances, notifications, reminders, sandbox, workflows
+from .. import clock, cron, deadlines, forms, history, instances, notifications, reminders, sandbox, workflows
 from ..data import plain
 from ..errors import Conflict, Forbidden, Invalid
 from ..models import HumanTask, TaskCandidate
@@ -160,15 +161,17 @@ def _evaluate(expression, data):
 
 
 def _move_timers(session, instance, workflow, before, changes, keys):
-    """Waiting date and duration timers whose expression reads `keys` take their new moment."""
+    """Waiting date, duration and cycle timers whose expression reads `keys` take their new moment."""
     for task in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
         kind = type(definition).__name__
-        if kind not in ("TimeDateEventDefinition", "DurationTimerEventDefinition") \
+        if kind not in ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition") \
                 or not reads(definition.expression, keys) or task._get_internal_data("event_value") is None:
             continue
         old = task._get_internal_data("event_value")
-        if kind == "TimeDateEventDefinition":
+        if kind == "CycleTimerEventDefinition":
+            new = _moved_cycle(old, _evaluate(definition.expression, {**task.data, **changes}))
+        elif kind == "TimeDateEventDefinition":
             value = _evaluate(definition.expression, {**task.data, **changes})
             new = value.isoformat() if hasattr(value, "isoformat") else str(value)
         else:
@@ -178,6 +181,17 @@ def _move_timers(session, instance, workflow, before, changes, keys):
         task._set_internal_data(event_value=new)
         history.record(session, instance, "timer_moved", task.task_spec.bpmn_id, str(task.id),
                        data={"old": old, "new": new})
+
+
+def _moved_cycle(old, expression):
+    """A cycle's next firing as its new expression says, with the repetitions it had left."""
+    if cron.is_cron(expression):
+        following = cron.next_after(cron.parse(expression), clock.now())
+        return {**old, "cron": expression, "next": following.replace(tzinfo=UTC).isoformat()}
+    cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(expression)
+    left = old.get("cycles", cycles)
+    return {"cycles": min(left, cycles) if left >= 0 and cycles >= 0 else max(left, cycles),
+            "next": start.isoformat(), "duration": duration.total_seconds()}
 
 
 def _duration(text):
