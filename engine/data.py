@@ -28,6 +28,19 @@ def plain(value):
     return str(value)
 
 
+def boolean(value):
+    """Yes or no as people and forms write it (`yes`, `true`, `on`, `1`; `no`, `false`, `off`, `0`, an
+    unticked box's nothing), or ValueError: the one reading for forms and corrected data alike."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return True
+    if text in ("false", "off", "no", "0", ""):
+        return False
+    raise ValueError
+
+
 def text_problem(text):
     """Why `text` cannot be stored, or None: NUL characters and lone surrogates break databases."""
     if "\x00" in text:
@@ -87,11 +100,9 @@ def corrections(current, edited, added=None):
             changed[key] = text
             continue
         try:
-            value = json.loads(text.strip().lower() if isinstance(was, bool) else text)
+            value = boolean(text) if isinstance(was, bool) else json.loads(text)
         except ValueError:
             value = ...
-        if isinstance(was, bool):
-            value = {"yes": True, "no": False}.get(text.strip().lower(), value)
         if value is ... or (type(value) is not type(was) and not (isinstance(was, float) and type(value) is int)):
             errors.append({"field": key, "message": f"must be {_kind(was)}, like the value it replaces"})
         else:

@@ -10,7 +10,7 @@ import datetime as _dt
 from modeller.elements import required_when
 
 from . import files
-from .data import MAX_INT, text_problem
+from .data import MAX_INT, boolean, text_problem
 
 MAX_TEXT = 10_000
 
@@ -24,17 +24,6 @@ def _long(value):
     if abs(number) > MAX_INT:   # `1e300` is a whole number too, of 997 bits
         raise ValueError
     return number
-
-
-def _boolean(value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "on", "yes", "1"):
-        return True
-    if text in ("false", "off", "no", "0", ""):
-        return False
-    raise ValueError
 
 
 def _date(value):
@@ -59,7 +48,7 @@ def _string(value):
 
 
 _CONVERTERS = {"string": (_string, "text"), "textarea": (_string, "text"), "long": (_long, "a whole number"),
-               "boolean": (_boolean, "true or false"), "date": (_date, "a date (YYYY-MM-DD)")}
+               "boolean": (boolean, "true or false"), "date": (_date, "a date (YYYY-MM-DD)")}
 
 
 def _bounds_error(field, value):

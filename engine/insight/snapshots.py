@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..data import plain
 from ..models import AnalyticsSnapshot, Instance, ProcessVersion
 
 LIVE_LIMIT = int(os.environ.get("BATON_ANALYTICS_LIVE_LIMIT", 10_000))
@@ -50,7 +51,7 @@ def due(session, now):
 def keep(session, process_version, snapshot, figures, runs, now):
     """Store `figures` (drawn from `runs` completed steps) as of `now`. Another worker keeping the same
     version at the same moment wins; its figures are as good."""
-    body = {**figures, "weekly": [{**w, "week": w["week"].isoformat()} for w in figures["weekly"]]}
+    body = plain(figures)   # the weeks' dates as ISO text, as the API gives them
     if snapshot is None:
         snapshot = AnalyticsSnapshot(process_key=process_version.key, version=process_version.version)
         session.add(snapshot)
