@@ -240,7 +240,7 @@ def test_in_chromium_the_designer_picks_images_and_the_approver_sees_them_drawn(
     mia.get_by_role("link", name="Approve the images", exact=True).click()
     thumb = mia.locator(".earlier img.thumb")
     expect(thumb).to_have_attribute("alt", "hero.png")
-    mia.wait_for_function("document.querySelector('.earlier img.thumb').naturalWidth === 1")
+    expect(thumb).to_have_js_property("naturalWidth", 1)   # the browser drew the image it was served
     expect(mia.locator(".earlier a", has_text="notes.txt")).to_be_visible()
     screenshot(mia, "task-with-files")
     assert not mia.console_errors and not dora.console_errors

@@ -422,3 +422,50 @@ def test_a_process_sets_the_reminders_of_its_steps(session, team):
                                team["mia"])
         row = open_row(session, post, "Task_write_post")
     assert row.reminder_leads == [3 * 86400, 2 * 3600] and row.next_reminder_at == datetime(2026, 5, 7)
+
+
+def _nested_bpmn(inner):
+    """start (publish_date) → Brief → [inner: Draft, Edit] → Publish; `inner` is "embedded" or "call"."""
+    steps = ('<bpmn:userTask id="Task_draft" name="Draft" camunda:dueDate="${publish_date - days(10)}" />'
+             '<bpmn:userTask id="Task_edit" name="Edit" camunda:dueDate="${publish_date - days(5)}" />')
+    flows = ('<bpmn:startEvent id="In_start" /><bpmn:endEvent id="In_end" />'
+             '<bpmn:sequenceFlow id="I1" sourceRef="In_start" targetRef="Task_draft" />'
+             '<bpmn:sequenceFlow id="I2" sourceRef="Task_draft" targetRef="Task_edit" />'
+             '<bpmn:sequenceFlow id="I3" sourceRef="Task_edit" targetRef="In_end" />')
+    middle = (f'<bpmn:subProcess id="Writing" name="Writing">{steps}{flows}</bpmn:subProcess>' if inner == "embedded"
+              else '<bpmn:callActivity id="Writing" name="Writing" calledElement="writing_part" />')
+    called = (f'<bpmn:process id="writing_part" isExecutable="true">{steps}{flows}</bpmn:process>'
+              if inner == "call" else "")
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="Defs_nested" targetNamespace="http://baton.test">
+  <bpmn:process id="nested_plan" isExecutable="true">
+    <bpmn:startEvent id="Start_n"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="publish_date" label="Publish date" type="date" />
+    </camunda:formData></bpmn:extensionElements></bpmn:startEvent>
+    <bpmn:userTask id="Task_brief" name="Brief" camunda:dueDate="${{publish_date - days(20)}}" />
+    {middle}
+    <bpmn:userTask id="Task_publish" name="Publish" camunda:dueDate="${{publish_date}}" />
+    <bpmn:endEvent id="End_n" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_n" targetRef="Task_brief" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_brief" targetRef="Writing" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Writing" targetRef="Task_publish" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Task_publish" targetRef="End_n" />
+  </bpmn:process>{called}
+</bpmn:definitions>""".encode()
+
+
+@pytest.mark.parametrize("inner", ["embedded", "call"])
+def test_the_plan_enters_sub_processes_and_called_processes(session, team, inner):
+    from engine import plan
+    definitions.deploy(session, [("nested.bpmn", _nested_bpmn(inner))], OPERATOR)
+    with clock.frozen_at(T0):
+        instance = instances.start(session, "nested_plan", {"publish_date": "2026-06-30"}, team["mia"])
+        steps = plan.of_instance(session, instance)["steps"]
+        assert [(s["element_id"], s["state"], s["planned_due"]) for s in steps] == [
+            ("Task_brief", "open", datetime(2026, 6, 10)), ("Task_draft", "planned", datetime(2026, 6, 20)),
+            ("Task_edit", "planned", datetime(2026, 6, 25)), ("Task_publish", "planned", datetime(2026, 6, 30))]
+        do(session, instance, "Task_brief", team["mia"], {})
+        steps = plan.of_instance(session, instance)["steps"]
+        assert [(s["element_id"], s["state"]) for s in steps] == [
+            ("Task_brief", "done"), ("Task_draft", "open"), ("Task_edit", "planned"), ("Task_publish", "planned")]

@@ -5,7 +5,7 @@ Owns three things, one module each:
 - `walk`: which steps lie ahead, read from the process graph of the stored spec (never by running or
   even loading the workflow): the path already taken (its steps have task rows), then the conditions
   current data decides, then default flows; branches the data cannot decide yet are `undecided`; a
-  loop counts once.
+  loop counts once; embedded sub-processes and called processes are walked in their place.
 - `build`: the dates: expression due dates evaluated with current data in the sandbox, durations
   chained from the step before (or the step's `estimate`), completed steps with their actual dates.
 - `anchor`: moving an anchor date: data changed through the API, the instance page or a task's form

@@ -5,6 +5,7 @@ A step's planned date is its `camunda:dueDate` as the data reads now: an express
 as it stands, a duration (`P2D`) counted from when the step before it is planned to end. A step with no
 due date is planned to take its `estimate` (a `camunda:properties` entry), or no time at all.
 """
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from sqlalchemy import select
 
 from modeller.elements import deadline_kind
@@ -14,6 +15,7 @@ from ..models import HumanTask
 from .walk import walk
 
 PLANNED_KINDS = ("userTask", "manualTask", "task")
+MAX_NESTING = 8   # sub-processes within sub-processes (and processes calling each other) the plan enters
 
 
 def data_fields(bundle):
@@ -94,12 +96,20 @@ def _timer_wait(spec):
         return None
 
 
-def steps_of(bundle, process_key, data, rows, start):
-    """The plan's steps in flow order, and when the last is planned to end."""
-    spec = bundle.specs[process_key][0]
+def steps_of(bundle, process_key, data, rows, start, spec=None, depth=0):
+    """The plan's steps in flow order, and when the last is planned to end. The steps of an embedded
+    sub-process or a called process are planned in its place, from when the step before it ends."""
+    spec = spec or bundle.specs[process_key][0]
     ends, steps = {}, []
     for node in walk(spec, data, taken(spec, bundle, rows)):
         base = max((ends[before] for before, _ in node.before if ends.get(before)), default=start)
+        inner = _inner_spec(bundle, process_key, node.spec) if depth < MAX_NESTING else None
+        if inner is not None:
+            inside, finish = steps_of(bundle, process_key, data, rows, base, inner, depth + 1)
+            steps += [{**entry, "state": "undecided"} if node.undecided and entry["state"] == "planned" else entry
+                      for entry in inside]
+            ends[node.name] = finish or base
+            continue
         step = bundle.steps.get(node.spec.bpmn_id) if node.spec.bpmn_id else None
         if step is None or step["kind"] not in PLANNED_KINDS:
             wait = _timer_wait(node.spec)
@@ -111,6 +121,14 @@ def steps_of(bundle, process_key, data, rows, start):
     finish = max((s["completed_at"] or s["planned_due"] for s in steps if s["completed_at"] or s["planned_due"]),
                  default=None)
     return steps, finish
+
+
+def _inner_spec(bundle, process_key, spec):
+    """The spec an embedded sub-process or a call activity runs, or None."""
+    if not isinstance(spec, SubWorkflowTask):
+        return None
+    return bundle.specs[process_key][1].get(spec.spec) or \
+        (bundle.specs[spec.spec][0] if spec.spec in bundle.specs else None)
 
 
 def _step(node, step, data, rows, base, dialect):
