@@ -191,6 +191,36 @@ def test_a_new_diagram_is_lint_clean_gets_a_name_and_its_designer_can_start_it(b
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
+def test_the_palette_works_with_the_keyboard_alone(browser, live, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    task_entry = ed.locator('.djs-palette .entry[data-action="create.task"]')
+    expect(task_entry).to_have_attribute("tabindex", "0")
+    expect(task_entry).to_have_attribute("role", "button")
+    expect(task_entry).to_have_attribute("aria-label", "Create task")
+    ed.focus("#open-file")
+    for _ in range(12):   # Tab on from the toolbar reaches the palette
+        ed.keyboard.press("Tab")
+        if ed.evaluate("() => !!document.activeElement.closest('.djs-palette')"):
+            break
+    assert ed.evaluate("() => !!document.activeElement.closest('.djs-palette')"), "no palette entry took the focus"
+
+    select(ed, "StartEvent_1")
+    task_entry.focus()
+    ed.keyboard.press("Enter")
+    appended = ed.evaluate("""() => {
+      const m = window.batonModeller.modeler, task = m.get('elementRegistry').filter(e => e.type === 'bpmn:Task')[0];
+      return task && {from: task.incoming.map(f => f.source.id), selected: m.get('selection').isSelected(task)};
+    }""")
+    assert appended == {"from": ["StartEvent_1"], "selected": True}, appended
+    ed.locator('.djs-palette .entry[data-action="create.group"]').focus()
+    ed.keyboard.press(" ")
+    assert ed.evaluate("() => window.batonModeller.modeler.get('elementRegistry').filter(e => e.type === 'bpmn:Group')"
+                       ".length") == 1
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
+
+
 def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_path):
     broken = tmp_path / "broken.bpmn"
     broken.write_bytes(diagram("campaign_review.bpmn").replace(b"approved == True", b"approved === True")

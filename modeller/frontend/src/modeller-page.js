@@ -33,6 +33,7 @@ import { applyName, askName, currentName, idFromName } from './process-name';
 import KeepUndrawnDiModule from './keep-undrawn-di';
 import BatonWordsModule, { HINTS } from './baton-words';
 import SimplePanelModule, { setupPanelMode } from './simple-panel';
+import PaletteKeyboardModule from './palette-keyboard';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
@@ -93,7 +94,8 @@ function start(root) {
       TokenSimulationModule,
       KeepUndrawnDiModule,
       BatonWordsModule,
-      SimplePanelModule
+      SimplePanelModule,
+      PaletteKeyboardModule
     ],
     moddleExtensions: {
       camunda: camundaModdle
