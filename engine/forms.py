@@ -26,6 +26,16 @@ def _long(value):
     return number
 
 
+def _double(value):
+    """A number with decimals (a budget of 1499.99): finite, within what JSON and the database keep."""
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    if number != number or number in (float("inf"), float("-inf")) or abs(number) > 1e15:
+        raise ValueError
+    return number
+
+
 def _date(value):
     if isinstance(value, _dt.datetime):
         return value.date()
@@ -48,6 +58,7 @@ def _string(value):
 
 
 _CONVERTERS = {"string": (_string, "text"), "textarea": (_string, "text"), "long": (_long, "a whole number"),
+               "double": (_double, "a number"),
                "boolean": (boolean, "true or false"), "date": (_date, "a date (YYYY-MM-DD)")}
 
 
@@ -58,7 +69,7 @@ def _bounds_error(field, value):
         if len(value) > int(field.get("maxlength") or MAX_TEXT):
             return f"must be at most {field.get('maxlength') or MAX_TEXT} characters"
         return None
-    if field["type"] in ("long", "date"):
+    if field["type"] in ("long", "double", "date"):
         convert = _CONVERTERS[field["type"]][0]
         if field.get("min") not in (None, "") and value < convert(field["min"]):
             return f"must be at least {field['min']}"

@@ -13,7 +13,7 @@ from .normalise import juel_to_python, quote_timer
 from .reader import BPMN_NS, CAMUNDA_NS, SPIFF_NS, Problem
 
 HUMAN_TAGS = ("userTask", "manualTask", "task", "startEvent")
-FORM_TYPES = {"string", "textarea", "long", "boolean", "date", "enum", "file"}
+FORM_TYPES = {"string", "textarea", "long", "double", "boolean", "date", "enum", "file"}
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength",
                 "accept", "maxsize", "maxfiles")   # the last three: file fields (engine/files.py)
 _JUEL_EXPRESSION = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)

@@ -26,6 +26,7 @@ _FORMJS = {"textfield": "string", "textarea": "textarea", "number": "long", "che
 _FORMJS_LAYOUT = {"text", "html", "image", "spacer", "separator", "button", "iframe", "table", "expression",
                   "filepicker", "documentPreview"}
 _CAM_TYPES = {"string": "string", "boolean": "boolean", "long": "long", "integer": "long", "short": "long",
+              "double": "double",
               "date": "date"}
 
 
@@ -135,6 +136,8 @@ def _from_formjs(components, where, found=None, left=None):
                  "type": _FORMJS.get(kind), "default": component.get("defaultValue"),
                  "required": bool(validate.get("required")),
                  "readonly": bool(component.get("readonly") or component.get("disabled"))}
+        if kind == "number" and component.get("decimalDigits"):
+            field["type"] = "double"
         if kind == "datetime":
             field["type"] = "date" if component.get("subtype", "date") == "date" else "string"
         if field["type"] is None:
@@ -172,7 +175,7 @@ def _from_json_schema(schema, ui, where):
             field["type"] = "date" if spec.get("format") == "date" else \
                 "textarea" if look.get("ui:widget") == "textarea" else "string"
         elif kind in ("integer", "number"):
-            field["type"] = "long"
+            field["type"] = "long" if kind == "integer" else "double"
         elif kind == "boolean":
             field["type"] = "boolean"
         else:

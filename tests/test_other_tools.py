@@ -557,3 +557,21 @@ def test_spiffarena_lanes_take_their_owners_from_lane_owners_and_a_step_in_no_la
     (task,) = [t for t in api["mia"].get("/tasks?tab=mine").get_json() if t["process_key"] == "spiff_people"]
     assert task["assignee"] == "mia", "outside any lane, SpiffArena gives the step to whoever started it"
     assert _open_for(api, "walt", "spiff_people") == []
+
+
+def test_a_number_with_decimals_is_a_double_field_on_the_page_and_in_the_api(app, api):
+    from test_pages import Browser
+    form = {**CAMUNDA_FORM, "components": [
+        {"type": "number", "key": "budget", "label": "Budget", "decimalDigits": 2, "validate": {"min": 0}}]}
+    assert api["ed"].deploy(("brief.bpmn", _form_diagram("double_brief", 'camunda:formRef="brief_form"')),
+                            ("brief.form", json.dumps(form).encode())).status_code == 201
+    start(api, "double_brief", {})
+    task, fields = _form_of(api, "double_brief")
+    assert fields["budget"]["type"] == "double"
+    page = Browser(app, "admin").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert 'type="number" step="any"' in page and "A number, 0 or more." in page
+    for bad, message in (("abc", "must be a number"), (-0.5, "must be at least 0"), ("1e400", "must be a number")):
+        refused = api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {"budget": bad}})
+        assert refused.get_json()["errors"] == [{"field": "budget", "message": message}], bad
+    done = api["admin"].post(f"/tasks/{task['id']}/complete", json={"data": {"budget": "1499.99"}})
+    assert done.get_json()["data"]["budget"] == 1499.99 and done.get_json()["status"] == "completed"
