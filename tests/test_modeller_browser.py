@@ -221,6 +221,33 @@ def test_the_palette_works_with_the_keyboard_alone(browser, live, people):
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
+def test_a_form_fields_rules_are_boxes_to_tick_and_fill_and_write_camunda_constraints(browser, live, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    ed.set_input_files("#open-file", str(Path(__file__).parent / "diagrams" / "brief_with_copy.bpmn"))
+    expect(ed.locator('[data-element-id="Start_brief"]').first).to_be_attached()
+    select(ed, "Start_brief")
+    open_group(ed, "Rules: Title")
+    rules = ed.locator('[data-group-id="group-BatonRules_title"]')
+    expect(rules.get_by_label("At most (characters)")).to_be_visible()
+    expect(rules.get_by_label("Smallest")).to_have_count(0)
+    rules.get_by_label("Required", exact=True).check()
+    rules.get_by_label("At most (characters)").fill("80")
+    rules.get_by_label("At most (characters)").press("Tab")
+    open_group(ed, "Rules: Budget")
+    budget = ed.locator('[data-group-id="group-BatonRules_budget"]')
+    budget.get_by_label("Smallest").fill("0")
+    budget.get_by_label("Smallest").press("Tab")
+    ed.wait_for_timeout(500)   # the panel writes after its debounce
+    xml = ed.evaluate("() => window.batonModeller.xml()")
+    title = etree.fromstring(xml.encode()).find(".//{http://camunda.org/schema/1.0/bpmn}formField[@id='title']")
+    constraints = {c.get("name"): c.get("config") for c in title.iter("{http://camunda.org/schema/1.0/bpmn}constraint")}
+    assert constraints == {"required": None, "maxlength": "80"}, constraints
+    assert 'name="min" config="0"' in xml
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
+
+
 def test_server_errors_show_on_the_offending_element(browser, live, people, tmp_path):
     broken = tmp_path / "broken.bpmn"
     broken.write_bytes(diagram("campaign_review.bpmn").replace(b"approved == True", b"approved === True")

@@ -34,6 +34,7 @@ import KeepUndrawnDiModule from './keep-undrawn-di';
 import BatonWordsModule, { HINTS } from './baton-words';
 import SimplePanelModule, { setupPanelMode } from './simple-panel';
 import PaletteKeyboardModule from './palette-keyboard';
+import FormRulesModule from './form-rules';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
@@ -95,7 +96,8 @@ function start(root) {
       KeepUndrawnDiModule,
       BatonWordsModule,
       SimplePanelModule,
-      PaletteKeyboardModule
+      PaletteKeyboardModule,
+      FormRulesModule
     ],
     moddleExtensions: {
       camunda: camundaModdle
