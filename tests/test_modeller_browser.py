@@ -103,6 +103,10 @@ def test_draw_configure_save_start_and_see_the_active_task(browser, live, sessio
     assert ready(ed)
     ids = ed.evaluate(DRAW)
 
+    select(ed, "StartEvent_1")
+    open_group(ed, "General")
+    expect(ed.locator('[data-entry-id="name"] .bio-properties-panel-description')).to_have_text(
+        "Who can start it: people with the role “writer” (this lane), and whoever deploys it, to try it.")
     select(ed, ids["draft"])
     headers = ed.locator(".bio-properties-panel-group-header-title").all_inner_texts()
     assert "Who does it, and by when" in headers and "Instructions" in headers, headers

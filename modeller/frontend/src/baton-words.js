@@ -23,10 +23,28 @@ const WORDS = {
 /** Hints under the entries that have none of their own (the panel's `description` setting: entry id →
  * function of the element). */
 export const HINTS = {
+  name: startersHint,
   candidateGroups: () => 'Comma-separated roles; left empty, the lane\'s name is the role.',
   candidateUsers: () => 'Comma-separated usernames; ${reviewers} reads them from the data.',
   assignee: () => 'One username, or ${approver} to read it from the data; only that person (and admins) can do it.'
 };
+
+/** Under a start event's name: who may start the process, as the server decides it (the start event's
+ * roles, else its lane's name, else everyone; its designer may always start it to try it). */
+function startersHint(element) {
+  const bo = element.businessObject;
+
+  if (!bo.$instanceOf('bpmn:StartEvent') || bo.$parent.$instanceOf('bpmn:SubProcess')) {
+    return undefined;
+  }
+
+  const roles = (bo.get('camunda:candidateGroups') || '').trim();
+  const lane = (bo.get('lanes') || [])[0];
+  const who = roles ? `people with the role ${roles}`
+    : lane && lane.name ? `people with the role “${lane.name.trim().toLowerCase()}” (this lane)` : 'everyone signed in';
+
+  return `Who can start it: ${who}, and whoever deploys it, to try it.`;
+}
 
 function batonTranslate(template, replacements) {
   const text = WORDS[template] || template;
