@@ -167,7 +167,7 @@ def test_a_new_diagram_is_lint_clean_gets_a_name_and_its_designer_can_start_it(b
     ed = sign_in(browser, live.url, "ed", PASSWORD)
     ed.goto("/modeller/new")
     assert ready(ed)
-    ed.wait_for_timeout(300)   # lint runs after the import
+    assert ed.evaluate("async () => JSON.stringify(await window.batonModeller.modeler.get('linting').lint())") == "{}"
     assert ed.locator("#lint-problems li").count() == 0, ed.locator("#lint-problems").inner_text()
 
     ed.click("#save-button")

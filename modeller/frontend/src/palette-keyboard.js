@@ -56,7 +56,9 @@ function PaletteKeyboard(eventBus, canvas, elementFactory, modeling, autoPlace, 
     canvas.focus();
   }
 
-  eventBus.on([ 'import.done', 'palette.changed' ], () => setTimeout(makeFocusable, 0));
+  eventBus.on([ 'import.done', 'palette.changed' ], () => {
+    setTimeout(makeFocusable, 0);   // a listener that returns a value would stop the event for the others
+  });
 
   document.addEventListener('keydown', (event) => {
     const entry = event.target.closest && event.target.closest('.djs-palette .entry[data-action]');
