@@ -286,6 +286,11 @@ def latest(session, key):
     return version
 
 
+def process_keys(session):
+    """Every process key deployed so far: a new diagram's name must not make it a version of one of them."""
+    return list(session.scalars(select(ProcessVersion.key).distinct().order_by(ProcessVersion.key)))
+
+
 def startable(session):
     """The newest executable version of every process key."""
     newest = (select(ProcessVersion.key, func.max(ProcessVersion.version).label("v"))

@@ -188,8 +188,15 @@ def test_a_new_diagram_is_lint_clean_gets_a_name_and_its_designer_can_start_it(b
     assert (process.key, process.name) == ("blog_post_launch_q3", "Blog post launch – Q3")
     assert save(ed)["status"] == 200, "saved again under the same name, with no question"
 
+    ed.goto("/modeller/new")   # the same name again: a process of its own, not version 2 of the first
+    assert ready(ed)
+    assert save(ed, "Blog post launch – Q3")["status"] == 201
+    session.expire_all()
+    assert sorted((p.key, p.version) for d in definitions.all_definitions(session) for p in d.processes) == [
+        ("blog_post_launch_q3", 1), ("blog_post_launch_q3_2", 1)]
+
     ed.goto("/start")
-    ed.get_by_role("link", name="Blog post launch – Q3").click()
+    ed.locator('a[href="/start/blog_post_launch_q3"]').click()
     ed.get_by_role("button", name="Start").click()
     expect(ed.locator("h1")).to_contain_text("completed")   # start to end: nothing in between yet
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))

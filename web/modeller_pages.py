@@ -39,6 +39,7 @@ def upload():
 @bp.get("/new")
 def new():
     return render_template("modeller/edit.html", definition=None, xml_url="",
+                           taken=definitions.process_keys(db.session),
                            may_save=actor().has_role(definitions.DESIGNER_ROLE))
 
 

@@ -64,7 +64,8 @@ function start(root) {
     csrfToken: root.dataset.csrfToken || '',
     canSave: root.dataset.canSave === 'true',
     name: (root.dataset.name || '').replace(/\.(bpmn|xml)$/i, ''),
-    isNew: root.dataset.new === 'true'
+    isNew: root.dataset.new === 'true',
+    takenKeys: JSON.parse(root.dataset.takenKeys || '[]')
   };
 
   const canvasContainer = byId('canvas');
@@ -153,10 +154,10 @@ function start(root) {
         return false;
       }
 
-      applyName(modeler, processName);
+      applyName(modeler, processName, config.takenKeys);
     }
 
-    name = idFromName(processName);
+    name = idFromName(processName, config.takenKeys);
     setName(name);
     named = true;
 

@@ -7,9 +7,22 @@
 
 /**
  * @param {string} name what people call the process
+ * @param {string[]} [taken] process ids already deployed: a new diagram must not become a new version
+ *   of someone else's process, so `content_calendar` becomes `content_calendar_2`
  * @return {string} an XML NCName usable as process id and file name
  */
-export function idFromName(name) {
+export function idFromName(name, taken = []) {
+  const base = slugOf(name);
+  let id = base;
+
+  for (let n = 2; taken.includes(id); n++) {
+    id = `${base}_${n}`;
+  }
+
+  return id;
+}
+
+function slugOf(name) {
   const slug = String(name)
     .normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
     .toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')
@@ -48,7 +61,7 @@ export function currentName(modeler) {
 }
 
 /** Give the diagram's process `name` and the id derived from it (undoable like any edit). */
-export function applyName(modeler, name) {
+export function applyName(modeler, name, taken = []) {
   const found = mainProcess(modeler);
 
   if (!found) {
@@ -56,7 +69,7 @@ export function applyName(modeler, name) {
   }
 
   const modeling = modeler.get('modeling');
-  const properties = { name, id: idFromName(name) };
+  const properties = { name, id: idFromName(name, taken) };
 
   if (found.element.businessObject === found.process) {
     modeling.updateProperties(found.element, properties);
