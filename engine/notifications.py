@@ -272,13 +272,21 @@ def _slack_text(text):
 SENDERS = {"email": _send_email, "webhook": _send_webhook}
 
 
+def _next_due(now):
+    """The oldest notice due for delivery, locked for this transaction on PostgreSQL and passed over by
+    the other workers (SKIP LOCKED), so two workers never send the same email twice."""
+    return (select(Notification).where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .order_by(Notification.id).limit(1).with_for_update(skip_locked=True))
+
+
 def deliver_pending(session, now, limit=100):
-    """Send what is due; a failure is retried later with doubling waits, then marked failed."""
-    due = session.scalars(select(Notification).where(Notification.status == "pending",
-                                                     Notification.next_attempt_at <= now)
-                          .order_by(Notification.id).limit(limit)).all()
+    """Send what is due, one notice per transaction; a failure is retried later with doubling waits, then
+    marked failed."""
     sent = 0
-    for notification in due:
+    for _ in range(limit):
+        notification = session.scalar(_next_due(now))
+        if notification is None:
+            break
         try:
             SENDERS[notification.channel](notification)
         except Exception as error:  # noqa: BLE001 - any delivery failure is recorded and retried, never raised

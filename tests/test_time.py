@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from conftest import OPERATOR, diagram
 from sqlalchemy import func, select
 
-from engine import clock, database, definitions, history, instances, tasks, timers, users, worker
+from engine import clock, database, definitions, history, instances, notifications, tasks, timers, users, worker
 from engine.errors import Invalid
 from engine.models import Event, HumanTask, Instance, Notification
 
@@ -390,3 +390,28 @@ def test_a_month_means_the_same_for_a_due_date_and_a_timer():
     due = deadlines.resolve("P1M", {}, start)
     timer = start + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration("P1M"), start)
     assert due == timer == datetime(2026, 3, 10, 9, 0)
+
+
+def test_two_workers_on_postgres_send_each_email_exactly_once(pg_url, mailbox):
+    """The outbox on PostgreSQL with two workers draining it at once: every email goes out, none twice."""
+    import threading
+    factory = database.connect(pg_url)
+    with factory() as session:
+        session.add_all([Notification(channel="email", kind="task_ready", recipient=f"p{n}",
+                                      target=f"p{n}@agency.example", subject=f"New task {n}", body="Hello",
+                                      status="pending", next_attempt_at=T0) for n in range(40)])
+        session.commit()
+    results = []
+
+    def drain():
+        with factory() as session:
+            results.append(notifications.deliver_pending(session, T0 + timedelta(minutes=1)))
+
+    workers = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=120)
+    assert sum(results) == 40
+    assert sorted(mailbox.subjects("New task")) == sorted(f"New task {n}" for n in range(40)), "once each"
+    factory.kw["bind"].dispose()
