@@ -19,7 +19,8 @@ from email.message import EmailMessage
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import Integer, String, bindparam, cast, func, insert, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, bindparam, cast, func, insert, literal, null, or_, select, union_all, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, driver, history, lengths, reminders
 from .models import HumanTask, Instance, Notification, User, UserRole
@@ -193,7 +194,9 @@ def send_reminders(session, now):
     rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.next_reminder_at <= now)).all()
     for row in rows:
         with each_alone(session, row):
-            row.next_reminder_at = reminders.next_after(row, now)
+            if not _claimed(session, row, HumanTask.next_reminder_at == row.next_reminder_at,
+                            next_reminder_at=reminders.next_after(row, now)):
+                continue   # another worker sent this reminder
             if row.due_at is not None and row.due_at <= now:
                 continue
             subject, body = _describe(row)
@@ -202,6 +205,16 @@ def send_reminders(session, now):
             row.reminder_sent_at = now
             sent += 1
     return sent
+
+
+def _claimed(session, row, still, **values):
+    """Set `values` on the task row if `still` holds: whichever worker changes the row first sends its
+    notices (on PostgreSQL the other's UPDATE waits, then finds the condition gone)."""
+    done = session.execute(update(HumanTask).where(HumanTask.id == row.id, still).values(**values)
+                           .execution_options(synchronize_session=False)).rowcount == 1
+    for name, value in values.items() if done else ():
+        set_committed_value(row, name, value)   # the row object says what the table now holds
+    return done
 
 
 @contextmanager
@@ -224,11 +237,12 @@ def mark_overdue(session, now):
     marked = 0
     for row in rows:
         with each_alone(session, row):
+            if not _claimed(session, row, HumanTask.overdue_sent_at.is_(None), overdue_sent_at=now):
+                continue   # another worker said it
             subject, body = _describe(row)
             named, roles = owners(row)
             queue(session, _notices((named, (*roles, manager_role())), "overdue", f"Overdue: {subject}",
                                     f"Overdue: {body}", row, row.roles))
-            row.overdue_sent_at = now
             history.record(session, session.get(Instance, row.instance_id), "task_overdue", row.element_id, row.id,
                            data={"due_at": row.due_at.isoformat()})
             marked += 1

@@ -415,3 +415,38 @@ def test_two_workers_on_postgres_send_each_email_exactly_once(pg_url, mailbox):
     assert sum(results) == 40
     assert sorted(mailbox.subjects("New task")) == sorted(f"New task {n}" for n in range(40)), "once each"
     factory.kw["bind"].dispose()
+
+
+def test_two_workers_on_postgres_remind_and_say_overdue_once(pg_url):
+    """Two workers passing over the same due reminders and deadlines at once: one reminder and one
+    overdue notice per task and person, never two."""
+    import threading
+    factory = database.connect(pg_url)
+    with factory() as setup:
+        users.create(setup, "sam", "password-1", ["seo"], email="sam@agency.example")
+        deploy(setup, "mini_calendar.bpmn")
+        with clock.frozen_at(T0):
+            for n in range(15):
+                post = instances.start(setup, "mini_calendar", {"title": f"Post {n}", "publish_date": "2026-12-31"},
+                                       OPERATOR)
+                tasks.complete(setup, open_task(setup, post, "Task_idea").id, OPERATOR, {})
+
+    def twice(job, moment):
+        def run():
+            with factory() as session:
+                job(session, moment)
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    twice(notifications.send_reminders, datetime(2026, 12, 4, 0, 1))   # after the follow-up, before the due date
+    twice(notifications.mark_overdue, datetime(2026, 12, 7))
+    with factory() as session:
+        for kind in ("reminder", "overdue"):
+            sent = session.execute(select(Notification.task_id, Notification.channel, Notification.recipient)
+                                   .where(Notification.kind == kind)).all()
+            assert len(sent) >= 15 * 2, (kind, len(sent))   # sam, in the app and by email, for each task
+            assert len(sent) == len(set(sent)), f"a {kind} notice went out twice"
+    factory.kw["bind"].dispose()
