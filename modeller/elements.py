@@ -34,6 +34,12 @@ def split_names(text):
     return [part.strip().lower() for part in (text or "").split(",") if part.strip()]
 
 
+def _people(text):
+    """Candidate users: names as `split_names` reads them, or one expression kept as written
+    (`${reviewerList}` is read from the data when the step opens; its case matters)."""
+    return [text.strip()] if is_expression(text) else split_names(text)
+
+
 def deadline_kind(text):
     """How a due/follow-up value is read: an ISO instant, an ISO duration, or an expression."""
     value = (text or "").strip()
@@ -101,7 +107,7 @@ def human_steps(root, forms=None):
                 "kind": tag, "name": element.get("name") or element_id, "lane": lane,
                 "roles": split_names(groups) if groups is not None else split_names(lane),
                 "assignee": (element.get(_c("assignee")) or "").strip() or None,
-                "candidate_users": split_names(element.get(_c("candidateUsers"))),
+                "candidate_users": _people(element.get(_c("candidateUsers"))),
                 "due": (element.get(_c("dueDate")) or "").strip() or None,
                 "follow_up": (element.get(_c("followUpDate")) or "").strip() or None,
                 "documentation": _documentation(element), "form": fields,

@@ -479,9 +479,10 @@ ASSIGNED_FROM_DATA = b"""<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="people_from_data" isExecutable="true">
     <bpmn:startEvent id="Start_1" camunda:initiator="starter"><bpmn:extensionElements><camunda:formData>
       <camunda:formField id="approver" label="Approver" type="string" />
+      <camunda:formField id="reviewerList" label="Reviewers" type="string" />
     </camunda:formData></bpmn:extensionElements></bpmn:startEvent>
     <bpmn:userTask id="Task_approve" name="Approve" camunda:assignee="${approver}" />
-    <bpmn:userTask id="Task_review" name="Review" camunda:candidateUsers="${reviewers}" />
+    <bpmn:userTask id="Task_review" name="Review" camunda:candidateUsers="${reviewerList}" />
     <bpmn:userTask id="Task_back" name="Back to the starter" camunda:assignee="${starter}" />
     <bpmn:endEvent id="End_1" />
     <bpmn:sequenceFlow id="F1" sourceRef="Start_1" targetRef="Task_approve" />
@@ -510,10 +511,16 @@ def test_camunda_assignees_and_candidate_users_read_from_the_data_and_the_initia
     assert _open_for(api, "walt", "people_from_data") == []
     (review,) = [t for t in api["admin"].get("/tasks").get_json() if t["element_id"] == "Task_review"]
     history = api["admin"].get(f"/instances/{instance['id']}/history").get_json()
-    assert any(e["type"] == "assignment_error" and "reviewers" in e["data"]["message"] for e in history)
+    assert any(e["type"] == "assignment_error" and "reviewerList" in e["data"]["message"] for e in history)
     api["admin"].post(f"/tasks/{review['id']}/complete", json={"data": {}})
     assert _open_for(api, "mia", "people_from_data") == ["Task_back"], "${starter} hands it back to mia"
     assert api["mia"].get("/tasks").get_json()[0]["assignee"] == "mia"
+
+    second = start(api, "people_from_data", {"approver": "dora", "reviewerList": "Walt, Wendy"})
+    (approve,) = [t for t in api["dora"].get("/tasks").get_json() if t["instance_id"] == second["id"]]
+    api["dora"].post(f"/tasks/{approve['id']}/complete", json={"data": {}})
+    assert _open_for(api, "walt", "people_from_data") == _open_for(api, "wendy", "people_from_data") == ["Task_review"]
+    assert _open_for(api, "dora", "people_from_data") == [], "the reviewers named in the data, no one else"
 
 
 def test_an_assignee_expression_that_does_not_compile_is_refused_at_deploy(api):
