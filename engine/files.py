@@ -21,7 +21,7 @@ from pathlib import Path
 from . import clock
 from .errors import Forbidden, Invalid, NotFound
 from .insight.visibility import may_see_instance
-from .models import Instance, StoredFile
+from .models import Instance, StoredFile, fetch
 
 MAX_FILES = 20
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -179,7 +179,10 @@ def keep(session, instance, task_id, fields, values, actor):
             if isinstance(item, Upload):
                 row = _store(session, instance.id, task_id, field["id"], item, actor)
             else:
-                row = session.get(StoredFile, item["file_id"])
+                try:
+                    row = fetch(session, StoredFile, item["file_id"], "file")
+                except NotFound:
+                    row = None
                 if row is None or row.instance_id != instance.id:
                     problem = f"file {item['file_id']} is not one of this work's files"
                     raise Invalid("the form has errors", [{"field": field["id"], "message": problem}])
@@ -218,9 +221,7 @@ def reference(row):
 def for_reader(session, file_id, actor):
     """A kept file and its bytes, for someone who may see its instance (the rule is `insight.visibility`'s,
     the same as for the instance's page)."""
-    row = session.get(StoredFile, file_id)
-    if row is None:
-        raise NotFound(f"no file {file_id}")
+    row = fetch(session, StoredFile, file_id, "file")
     if not may_see_instance(session, session.get(Instance, row.instance_id), actor):
         raise Forbidden(f"file {file_id} belongs to work you have no part in")
     return row, content(row)

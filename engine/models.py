@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_colu
 from . import clock
 from .errors import NotFound
 
-MAX_ID = 2 ** 63 - 1   # the largest id an integer primary key holds
+MAX_ID = 2 ** 31 - 1   # the largest id an INTEGER primary key holds on PostgreSQL (a larger one overflows there)
 
 
 class Base(DeclarativeBase):

@@ -134,6 +134,7 @@ def test_the_designers_images_reach_the_approver_as_thumbnails_and_only_those_in
     assert api["walt"].get(f"/files/{refs[0]['file_id']}").status_code == 403, "walt has no part in this work"
     assert Browser(app, "walt").get(thumbs[0].get("src")).status_code == 403
     assert api["mia"].get("/files/999999").status_code == 404
+    assert api["mia"].get(f"/files/{2 ** 70}").status_code == 404, "an id no column holds is simply not there"
 
 
 def test_files_are_judged_by_their_bytes_and_a_refused_form_keeps_none_of_them(api, session):
@@ -179,6 +180,8 @@ def test_a_revision_keeps_the_files_attached_before_and_cannot_borrow_another_wo
 
     other = api["mia"].post("/processes/visual_assets/instances", json={"data": {}}).get_json()["id"]
     theirs = next(t for t in api["dora"].get("/tasks").get_json() if t["instance_id"] == other)
+    huge = api["dora"].post(f"/tasks/{theirs['id']}/complete", json={"data": {"visuals": [{"file_id": 2 ** 62}]}})
+    assert huge.status_code == 422
     borrowed = api["dora"].post(f"/tasks/{theirs['id']}/complete",
                                 json={"data": {"visuals": [{"file_id": data["visuals"][0]["file_id"]}]}})
     assert borrowed.status_code == 422
