@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import clock, driver, lengths
 from .access import INTERNAL_NAMES, Actor
 from .errors import Conflict, Invalid, NotFound
-from .models import ApiToken, SignIn, User, UserRole
+from .models import MAX_ID, ApiToken, SignIn, User, UserRole
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
 _EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,189}$")
@@ -150,7 +150,8 @@ def tokens_of(session, user):
 
 def revoke_token(session, user, token_id):
     """Delete one of `user`'s tokens; NotFound when they hold no such token."""
-    gone = session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)).rowcount
+    gone = 0 < token_id <= MAX_ID and \
+        session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)).rowcount
     if not gone:
         session.rollback()
         raise NotFound(f"no token {token_id}")

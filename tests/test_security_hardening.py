@@ -448,6 +448,8 @@ def test_tokens_are_listed_and_revoked_through_the_api_and_the_page(app, api):
     client = app.test_client()
     refused = contract.check(client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=api["mia"].headers))
     assert refused.status_code == 404, "nobody revokes another person's token"
+    huge = contract.check(client.delete(f"/api/v1/tokens/{3_000_000_000}", headers=api["walt"].headers))
+    assert huge.status_code == 404, "an id no column holds: not there"
     gone = contract.check(client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=api["walt"].headers))
     assert gone.status_code == 204
     codes = {t: client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {t}"}).status_code for t in (first, second)}
