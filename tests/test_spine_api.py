@@ -198,6 +198,8 @@ def test_instances_are_readable_only_by_participants(api):
     assert api["nobody"].get("/instances/999").status_code == 404
     for huge in (2 ** 31, 3_000_000_000, 2 ** 62):   # beyond PostgreSQL's integer: not there, not a server error
         assert api["admin"].get(f"/instances/{huge}").status_code == 404, huge
+        assert api["admin"].get(f"/instances?version={huge}").get_json() == []
+        assert api["admin"].get(f"/processes/campaign_review/analytics?version={huge}").status_code == 404
 
 
 def test_the_designer_who_deployed_a_diagram_may_start_it_to_try_it(api):

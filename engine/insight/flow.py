@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from .. import deadlines, definitions
 from ..errors import NotFound
-from ..models import ProcessVersion
+from ..models import MAX_ID, ProcessVersion
 
 WORK_KINDS = ("userTask", "manualTask", "task")   # a start event's form is not a step someone works on
 
@@ -16,7 +16,7 @@ def version_of(session, key, version=None):
     query = select(ProcessVersion).where(ProcessVersion.key == key)
     query = query.where(ProcessVersion.version == version) if version else \
         query.order_by(ProcessVersion.version.desc()).limit(1)
-    found = session.scalar(query)
+    found = None if version and not 0 < version <= MAX_ID else session.scalar(query)   # beyond any column
     if found is None:
         raise NotFound(f"no process {key!r}" + (f" version {version}" if version else ""))
     return found

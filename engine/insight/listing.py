@@ -3,12 +3,12 @@ row; plus cancelling several instances at once. Visibility is `visibility.visibl
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Text, cast, false, func, or_, select
 
 from .. import clock, instances
 from ..access import require_admin
 from ..errors import BatonError
-from ..models import HumanTask, Instance, TaskCandidate
+from ..models import MAX_ID, HumanTask, Instance, TaskCandidate
 from .overview import owner
 from .visibility import visible_instances
 
@@ -35,6 +35,8 @@ def _open_tasks_of(*conditions):
 
 def _query(actor, filters, now):
     query = select(Instance).where(visible_instances(actor))
+    if filters.version is not None and not 0 < filters.version <= MAX_ID:   # no column holds it: none match
+        return query.where(false())
     for column, value in ((Instance.process_key, filters.process), (Instance.version, filters.version),
                           (Instance.status, filters.status), (Instance.started_by, filters.started_by)):
         if value not in (None, ""):
