@@ -71,6 +71,10 @@ def test_the_manager_role_is_configurable(api, story, monkeypatch):
 # ---- overview, nudge, reassign -------------------------------------------------------------------
 
 def test_the_overview_lists_late_work_with_its_holder(api, story):
+    for absurd in (0, -5, 10 ** 10):
+        refused = api["mia"].get(f"/overview?stalled_days={absurd}")
+        assert refused.status_code == 422 and refused.get_json()["errors"] == [
+            {"field": "stalled_days", "message": "must be a whole number of days from 1 to 3660"}], absurd
     view = api["mia"].get("/overview?stalled_days=1").get_json()
     overdue = {t["task_id"]: t for t in view["overdue"]}
     assert set(overdue) == {story.c_draft, story.d_draft}

@@ -16,6 +16,7 @@ from .visibility import may_manage
 
 LIST_LIMIT = 200          # rows per list on the page and in the API
 SOON = timedelta(hours=48)
+MAX_STALLED_DAYS = 3660   # ten years: beyond it no date can be counted back
 
 
 def stalled_days():
@@ -71,6 +72,9 @@ def _by_owner(session, now):
 def overview(session, actor, now, days=None):
     """{"overdue", "due_soon", "stalled", "failed", "by_owner"} as the API and the page show them."""
     _require_manager(actor)
+    if days is not None and not 1 <= days <= MAX_STALLED_DAYS:
+        message = f"must be a whole number of days from 1 to {MAX_STALLED_DAYS}"
+        raise Invalid("stalled_days is out of range", [{"field": "stalled_days", "message": message}])
     quiet_since = now - timedelta(days=days or stalled_days())
     instance_list = select(Instance).order_by(Instance.updated_at, Instance.id).limit(LIST_LIMIT)
     return {
