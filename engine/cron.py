@@ -129,24 +129,28 @@ def problem(text):
 _iso_cycle_complete = CycleTimerEventDefinition.cycle_complete
 
 
+def first_firing(expression):
+    """The `event_value` SpiffWorkflow keeps for a cycle timer as it starts waiting: for ISO (`R3/…/P1D`)
+    its repetitions, first moment and interval; for cron its expression and first moment. A cron cycle the
+    engine cannot keep (too frequent, malformed) raises LimitExceeded, as an ISO one does when parsed."""
+    if not is_cron(expression):
+        cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(expression)
+        return {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
+    problem_found = problem(expression)
+    if problem_found:
+        raise bounds.LimitExceeded(problem_found)
+    return {"cycles": -1, "cron": expression,
+            "next": next_after(parse(expression), clock.now()).replace(tzinfo=_dt.UTC).isoformat()}
+
+
 def cycle_complete(self, my_task):
     """SpiffWorkflow's cycle step, which also reads cron: the next firing is kept in `event_value` as for
     ISO cycles (with the expression, so each firing computes the one after it)."""
     event_value = my_task._get_internal_data("event_value")
     if event_value is None:
-        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-        if not is_cron(expression):
-            cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(expression)
-            my_task._set_internal_data(event_value={"cycles": cycles, "next": start.isoformat(),
-                                                    "duration": duration.total_seconds()})
-            return _iso_cycle_complete(self, my_task)
-        problem_found = problem(expression)
-        if problem_found:
-            raise bounds.LimitExceeded(problem_found)
-        now = clock.now()
-        event_value = {"cycles": -1, "cron": expression,
-                       "next": next_after(parse(expression), now).replace(tzinfo=_dt.UTC).isoformat()}
-    elif "cron" not in event_value:
+        event_value = first_firing(my_task.workflow.script_engine.evaluate(my_task, self.expression))
+        my_task._set_internal_data(event_value=event_value)
+    if "cron" not in event_value:
         return _iso_cycle_complete(self, my_task)
     due = _dt.datetime.fromisoformat(event_value["next"])
     ready = due < clock.now().replace(tzinfo=_dt.UTC)

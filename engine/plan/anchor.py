@@ -3,7 +3,6 @@ the instance page, or a task's form), the open tasks' due dates and reminders an
 whose expressions read that data move with it, in the same transaction as the change, and each owner
 whose date moved hears it once, with the old and new date."""
 import re
-from datetime import UTC
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -185,13 +184,10 @@ def _move_timers(session, instance, workflow, before, changes, keys):
 
 def _moved_cycle(old, expression):
     """A cycle's next firing as its new expression says, with the repetitions it had left."""
-    if cron.is_cron(expression):
-        following = cron.next_after(cron.parse(expression), clock.now())
-        return {**old, "cron": expression, "next": following.replace(tzinfo=UTC).isoformat()}
-    cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(expression)
-    left = old.get("cycles", cycles)
-    return {"cycles": min(left, cycles) if left >= 0 and cycles >= 0 else max(left, cycles),
-            "next": start.isoformat(), "duration": duration.total_seconds()}
+    new = cron.first_firing(expression)
+    left, cycles = old.get("cycles", new["cycles"]), new["cycles"]
+    new["cycles"] = min(left, cycles) if left >= 0 and cycles >= 0 else max(left, cycles)
+    return new
 
 
 def _duration(text):
