@@ -46,9 +46,10 @@ def max_bytes():
 
 @dataclass(frozen=True)
 class Upload:
-    """A file as it arrived, before it is checked and kept."""
+    """A file as it arrived; once checked, with the content type its bytes showed (`kind`)."""
     name: str
     content: bytes
+    kind: str | None = None
 
 
 def sniff(content, name=""):
@@ -165,13 +166,14 @@ def checked(field, value):
                              "text, ZIP)")
         if not _accepts(field.get("accept"), kind):
             raise ValueError(f"cannot take {name}: it is a {KINDS[kind][0]}, not {accepted_text(field)}")
-        result.append(Upload(name, upload.content))
+        result.append(Upload(name, upload.content, kind))
     return result
 
 
 def keep(session, instance, task_id, fields, values, actor):
-    """Store the Uploads among `values` for `instance` and return `values` with references in their
-    place; a reference must be to a file of this same instance. Runs in the caller's transaction."""
+    """Store the Uploads among `values` (as `checked` gave them, with their kind) for `instance` and return
+    `values` with references in their place; a reference must be to a file of this same instance. Runs in
+    the caller's transaction."""
     kept = dict(values)
     for field in (f for f in fields if f["type"] == "file" and f["id"] in values):
         refs = []
@@ -197,7 +199,7 @@ def _store(session, instance_id, task_id, field_id, upload, actor):
     if folder:
         _write_once(Path(folder).resolve() / digest[:2] / digest, upload.content)
     row = StoredFile(instance_id=instance_id, task_id=task_id, field=field_id, name=upload.name,
-                     content_type=sniff(upload.content, upload.name), size=len(upload.content), sha256=digest,
+                     content_type=upload.kind, size=len(upload.content), sha256=digest,
                      content=None if folder else upload.content, uploaded_by=actor.username,
                      uploaded_at=clock.now())
     session.add(row)

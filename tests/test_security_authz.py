@@ -85,8 +85,9 @@ class World:
 
     def attached_file(self, instance_id):
         """A file attached to an instance, as a form's file field keeps it."""
-        kept = files.keep(self.session, instances.get(self.session, instance_id), None, [{"id": "doc", "type": "file"}],
-                          {"doc": [files.Upload("brief.txt", b"the brief")]}, OPERATOR)
+        field = {"id": "doc", "type": "file"}
+        kept = files.keep(self.session, instances.get(self.session, instance_id), None, [field],
+                          {"doc": files.checked(field, [files.Upload("brief.txt", b"the brief")])}, OPERATOR)
         self.session.commit()
         return kept["doc"][0]["file_id"]
 
