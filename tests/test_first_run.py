@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -91,10 +92,12 @@ def test_first_run_serves_the_demo_from_the_default_database(fresh_folder):
         assert status == 200 and len(demo_tasks) >= 10
         assert {"Create the outline", "Generate the idea"} <= {task["name"] for task in demo_tasks}
         assert sorted(path.name for path in fresh_folder.iterdir() if path.suffix == ".sqlite3") == ["baton.sqlite3"]
+        ready, _, _ = select.select([worker.stdout], [], [], 120)   # the worker starts on its own time: wait for
+        worker_start = worker.stdout.readline() if ready else ""   # its start line before stopping it
     finally:
         for process in (server, worker):
             os.killpg(process.pid, signal.SIGTERM)
         server_output = server.communicate(timeout=30)[0]
         worker_output = worker.communicate(timeout=30)[0]
     assert f"serving on {base}/ with database {database_file}" in server_output
-    assert f"worker polling every 0.5 s with database {database_file}" in worker_output
+    assert f"worker polling every 0.5 s with database {database_file}" in worker_start + worker_output
