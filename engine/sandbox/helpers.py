@@ -20,6 +20,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 
 from .. import workdays
 from .guards import OPERATOR_GUARDS, Helper, bounded, bounded_range, getattr_, inplace, power
+from .limits import MAX_PRINTED
 from .modules import SafeModule, safe_import
 
 # exception classes that are not for diagram code (they stop interpreters, not computations)
@@ -55,6 +56,25 @@ def _now_utc():
     return value.replace(tzinfo=_dt.UTC)
 
 
+class _Printed(PrintCollector):
+    """Where `print()` in diagram code writes: kept in the worker's memory for the evaluation only (a
+    script may read it as `printed`), at most MAX_PRINTED characters, the rest dropped. It never reaches
+    the worker's stdout, which is the protocol's channel."""
+
+    def __init__(self, _getattr_=None):
+        super().__init__(_getattr_)
+        self.room = MAX_PRINTED
+
+    def write(self, text):
+        if self.room > 0:
+            text = str(text)[:self.room]
+            self.room -= len(text)
+            self.txt.append(text)
+
+    def flush(self):   # print(..., flush=True)
+        pass
+
+
 def scope():
     """A fresh global namespace for one evaluation."""
     allowed = {name: safe_builtins[name] for name in safe_builtins
@@ -83,7 +103,8 @@ def scope():
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
         "_inplacevar_": inplace,
-        "_print_": PrintCollector,   # print() in a diagram's script: collected into `printed`, shown nowhere
+        "_print_": _Printed,   # print() in a diagram's script: collected into `printed`, shown nowhere
+        "_print": _Printed(getattr_),   # the same for an expression (a script binds its own `_print`)
         **OPERATOR_GUARDS,
     }
     allowed["locals"] = Helper("locals", lambda: _variables(names))

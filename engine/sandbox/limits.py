@@ -13,6 +13,7 @@ MAX_INT_BITS = 13_000        # about 3,900 digits: what the JSON serialiser can 
 MAX_NODES = 1_000_000        # values (nested, counted as stored) a script may hand back
 MAX_DEPTH = 64               # nesting of the data a script may hand back
 MAX_REPLY_BYTES = 16 * 1024 * 1024
+MAX_PRINTED = 100_000        # characters of print() output one evaluation keeps (in `printed`); the rest is dropped
 MEMORY_BYTES = int(os.environ.get("BATON_SANDBOX_MEMORY_MB", 256)) * 1024 * 1024
 MAX_WORKERS = int(os.environ.get("BATON_SANDBOX_WORKERS", 4))
 PYTHON = os.environ.get("BATON_SANDBOX_PYTHON", sys.executable)   # the interpreter the workers run on

@@ -5,8 +5,16 @@ module itself: it gets a stand-in holding the module's public functions, classes
 nothing else (no submodules, so no path from `json` to `json.decoder.re` or anything beyond). What they
 compute is bounded like any other diagram code: the worker's memory cap, and its time limit, which
 kills a runaway regular expression with the worker, never the web process.
+
+A worker serves many evaluations, so nothing one script does to a module's state reaches the next:
+`begin()` starts each evaluation with new stand-ins, whose `random` functions draw from a generator of
+their own (`random.seed(1)` seeds this script's draws only) and whose `decimal` contexts
+(`DefaultContext`, ...) are copies, and with a default decimal context (`decimal.setcontext` lasts one
+evaluation).
 """
+import decimal
 import importlib
+import random
 import types
 
 ALLOWED_MODULES = ("datetime", "decimal", "json", "math", "random", "re")
@@ -18,7 +26,7 @@ class SafeModule:
 
     def __init__(self, module):
         self._name = module.__name__
-        self._members = {name: value for name, value in vars(module).items()
+        self._members = {name: _own(value) for name, value in vars(module).items()
                          if not name.startswith("_") and not isinstance(value, types.ModuleType)}
 
     def __getattr__(self, name):
@@ -31,7 +39,30 @@ class SafeModule:
         return f"<module {self._name}>"
 
 
-_SAFE = {}
+def _own(value):
+    """`value` as one evaluation's stand-in holds it: a decimal context is a copy of its own."""
+    return value.copy() if isinstance(value, decimal.Context) else value
+
+
+_SAFE = {}   # the stand-ins of the evaluation under way (see `begin`)
+
+
+def begin():
+    """Start an evaluation: new stand-ins and the default decimal context (worker side)."""
+    _SAFE.clear()
+    decimal.setcontext(decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
+                                       capitals=1, clamp=0, flags=[],
+                                       traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]))
+
+
+def _fresh_random(stand_in):
+    """`random`'s functions bound to a generator of this evaluation's own, seeded from the system."""
+    generator = random.Random()  # noqa: S311 - what diagram code asked for: `random`, not secrets
+    members = stand_in._members
+    for name, value in members.items():
+        if getattr(value, "__self__", None) is random._inst:  # noqa: SLF001 - seed, random, randint, ...
+            members[name] = getattr(generator, name)
+    return stand_in
 
 
 def safe_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s signature
@@ -39,7 +70,8 @@ def safe_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa:
     if level != 0 or name not in ALLOWED_MODULES:
         raise ImportError(f"diagram code may import only {', '.join(ALLOWED_MODULES)}, not {name!r}")
     if name not in _SAFE:
-        _SAFE[name] = SafeModule(importlib.import_module(name))
+        stand_in = SafeModule(importlib.import_module(name))
+        _SAFE[name] = _fresh_random(stand_in) if name == "random" else stand_in
     return _SAFE[name]
 
 

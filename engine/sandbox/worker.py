@@ -16,7 +16,7 @@ import sys
 import time
 
 from .. import workdays
-from . import helpers, protocol
+from . import helpers, modules, protocol
 from .codec import Budget, Unstorable, decode, dumps, encode
 from .helpers import HELPER_NAMES
 from .limits import FILENAME, MAX_REPLY_BYTES, MAX_SECONDS, MAX_STEPS, MEMORY_BYTES, SandboxError
@@ -57,6 +57,7 @@ def _line_of(error):
 def evaluate(source, mode, names):
     """Run one request; return the reply as JSON-able data."""
     code = compile_code(source, mode)
+    modules.begin()        # what an earlier evaluation did to `random` or `decimal` does not last
     scope = helpers.scope()
     scope.update(names)
     previous = sys.gettrace()
@@ -150,6 +151,7 @@ def serve():
     helpers.moment.value = _dt.datetime(2000, 1, 1)
     evaluate("len([1]) + 1", "eval", {})              # warm up every import before the limits apply
     evaluate("x = [date('2024-01-01'), days(1), now(), {1: (2,)}, {3}]", "exec", {})
+    evaluate(f"import {', '.join(modules.ALLOWED_MODULES)}\nx = random.random()", "exec", {})
     _limit_process()
     while True:
         header = protocol.read_exactly(stdin, protocol.HEADER_BYTES)
