@@ -4,8 +4,10 @@ A calendar names the working days and hours and the public holidays (edited on t
 imported from an `.ics` file). The default calendar is what `working_days(n)` counts in diagram code
 and what moves a planned date off a day nobody works: to the working day before it when the date is
 counted back from an anchor (an expression such as `publish_date - days(5)`), to the one after it
-otherwise (a duration from when the step opened). With no default calendar every day is a working day,
-so due dates are calendar days until an admin says otherwise. Time off is the days a person is away:
+otherwise (a duration from when the step opened). A due date that names a day without a time (a date
+field, `publish_date - days(5)`) is due at the end of that working day (`day_ends`), the time a team
+reads "due Thursday" as. With no default calendar every day is a working day and a day-only due date
+means its midnight, so due dates are calendar days until an admin says otherwise. Time off is the days a person is away:
 claiming or being given a task due then warns.
 """
 import re
@@ -26,7 +28,8 @@ _loaded = {}   # database URL → (monotonic time read, the default calendar as 
 
 def as_workdays(calendar):
     return {"weekdays": sorted(calendar.working_days),
-            "holidays": sorted(holiday.day.isoformat() for holiday in calendar.holidays)}
+            "holidays": sorted(holiday.day.isoformat() for holiday in calendar.holidays),
+            "day_ends": calendar.day_ends}
 
 
 def keep_fresh(session):
@@ -84,6 +87,8 @@ def _checked(body):
     hours = {key: str(body.get(key) or default) for key, default in (("day_starts", "09:00"), ("day_ends", "17:00"))}
     errors += [{"field": key, "message": "must be a time (HH:MM)"} for key, value in hours.items()
                if not _HOURS.match(value)]
+    if all(_HOURS.match(value) for value in hours.values()) and hours["day_ends"] <= hours["day_starts"]:
+        errors.append({"field": "day_ends", "message": "the working day must end after it starts"})
     holidays = {}
     for n, item in enumerate(body.get("holidays") or []):
         day = _day(item.get("day") if isinstance(item, dict) else None, f"holidays[{n}].day", errors)

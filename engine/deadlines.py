@@ -29,15 +29,18 @@ def parse_duration(text, start=None):
 
 
 def as_utc(value):
-    """A date, date-time or ISO text as a naive UTC datetime (dates mean midnight UTC)."""
+    """A date, date-time or ISO text as a naive UTC datetime; a day without a time (a date, or ISO text
+    of a date) is due at the end of that working day (`workdays.close_of`)."""
     if isinstance(value, str):
-        value = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        text = value.strip()
+        value = (_dt.date.fromisoformat(text) if len(text) == 10
+                 else _dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_dt.UTC).replace(tzinfo=None)
         return value
     if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
+        return workdays.close_of(calendars.active(), value)
     raise ValueError(f"a deadline must be a date or date-time, not {type(value).__name__}")
 
 

@@ -1,7 +1,7 @@
 """Counting working days: the one rule for `working_days(n)` in diagram code, for moving a planned date
 off a weekend or holiday, and for the plan. Plain Python with no imports from Baton, because the
 sandbox worker runs it too. A calendar here is {"weekdays": [ISO weekday numbers], "holidays": [ISO
-dates]}; without one every day is a working day."""
+dates], "day_ends": "HH:MM"}; without one every day is a working day and a day has no hours."""
 import datetime as _dt
 
 EVERY_DAY = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "holidays": []}
@@ -28,6 +28,14 @@ def _step(calendar, moment, direction):
 def to_working_day(calendar, moment, backwards):
     """`moment` if it falls on a working day, else the working day before it (`backwards`) or after it."""
     return moment if works(calendar, moment) else _step(calendar, moment, -1 if backwards else 1)
+
+
+def close_of(calendar, day):
+    """When work is due that is due on `day` (a date): at the end of the calendar's working day, so a step
+    due on the 10th is late once the 10th's work is over, not from its first minute; midnight (the start
+    of the day, as Camunda reads a date) when the calendar has no hours."""
+    hours, _, minutes = calendar.get("day_ends", "00:00").partition(":")
+    return _dt.datetime(day.year, day.month, day.day, int(hours), int(minutes))
 
 
 def add(calendar, moment, n):

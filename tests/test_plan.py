@@ -285,19 +285,22 @@ CHRISTMAS = [{"day": "2026-12-25", "name": "Christmas Day"}, {"day": "2026-12-28
 
 def test_dates_counted_back_over_a_holiday_weekend_land_on_the_working_day_before(session, app, team):
     api = Api(app.test_client(), "admin")
+    backwards = api.post("/calendars", json={"name": "Office", "day_starts": "17:30", "day_ends": "09:00"})
+    assert backwards.status_code == 422 and backwards.get_json()["errors"] == [
+        {"field": "day_ends", "message": "the working day must end after it starts"}]
     saved = api.post("/calendars", json={"name": "Office", "working_days": [1, 2, 3, 4, 5], "holidays": CHRISTMAS,
-                                         "default": True})
+                                         "day_starts": "08:30", "day_ends": "17:30", "default": True})
     assert saved.status_code == 201 and saved.get_json()["default"] is True
     definitions.deploy(session, [("working_days.bpmn", diagram("working_days.bpmn"))], OPERATOR)
     with clock.frozen_at(datetime(2026, 12, 1, 9, 0)):
         letter = instances.start(session, "working_days", {"title": "Year in review", "publish_date": "2026-12-29"},
                                  team["walt"])
         brief = open_row(session, letter, "Task_brief")
-        assert brief.due_at == datetime(2026, 12, 22), \
-            "3 working days before Tue 29 Dec skip Mon 28, the weekend and Fri 25"
+        assert brief.due_at == datetime(2026, 12, 22, 17, 30), \
+            "3 working days before Tue 29 Dec skip Mon 28, the weekend and Fri 25; due when that working day ends"
         planned = {s["element_id"]: s["planned_due"] for s in Api(app.test_client(), "walt")
                    .get(f"/instances/{letter.id}/plan").get_json()["steps"]}
-        assert planned["Task_proofread"] == "2026-12-24T00:00:00", "Fri 25 Dec is a holiday: the working day before"
+        assert planned["Task_proofread"] == "2026-12-24T17:30:00", "Fri 25 Dec is a holiday: the working day before"
         do(session, letter, "Task_brief", team["walt"], {})
         clock.travel(datetime(2026, 12, 24, 10, 0))
         do(session, letter, "Task_proofread", team["walt"], {})
