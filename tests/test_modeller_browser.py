@@ -202,6 +202,37 @@ def test_a_new_diagram_is_lint_clean_gets_a_name_and_its_designer_can_start_it(b
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
+SPLIT = """() => {
+  const m = window.batonModeller.modeler, modeling = m.get('modeling'), registry = m.get('elementRegistry');
+  const start = registry.get('StartEvent_1');
+  const pool = modeling.createShape({type: 'bpmn:Participant'}, {x: start.x + 400, y: start.y + 100},
+                                    m.get('canvas').getRootElement());
+  modeling.resizeShape(pool, {x: start.x - 100, y: start.y - 150, width: 900, height: 300});
+  const middle = pool.y + pool.height / 2;   // where the split will draw the border between two lanes
+  const above = modeling.createShape({type: 'bpmn:UserTask'}, {x: start.x + 200, y: middle - 15}, pool);
+  const below = modeling.createShape({type: 'bpmn:UserTask'}, {x: start.x + 400, y: middle + 25}, pool);
+  modeling.splitLane(pool, 2);
+  const lanes = registry.filter(e => e.type === 'bpmn:Lane').sort((a, b) => a.y - b.y);
+  const inside = (shape, lane) => shape.y >= lane.y && shape.y + shape.height <= lane.y + lane.height;
+  const refs = lane => (lane.businessObject.flowNodeRef || []).map(node => node.id).sort();
+  const result = {above: [inside(above, lanes[0]), refs(lanes[0]).includes(above.id)],
+                  below: [inside(below, lanes[1]), refs(lanes[1]).includes(below.id)]};
+  m.get('commandStack').undo();
+  result.undone = registry.filter(e => e.type === 'bpmn:Lane').length === 0 && above.y === middle - 15 - above.height / 2;
+  return result;
+}"""
+
+
+def test_splitting_a_pool_into_lanes_puts_each_step_inside_one_lane(browser, live, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    result = ed.evaluate(SPLIT)
+    assert result == {"above": [True, True], "below": [True, True], "undone": True}, \
+        "each task sits wholly in the lane of its centre, and one undo takes back the split with the moves"
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
+
+
 def test_the_palette_works_with_the_keyboard_alone(browser, live, people):
     ed = sign_in(browser, live.url, "ed", PASSWORD)
     ed.goto("/modeller/new")

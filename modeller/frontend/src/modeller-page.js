@@ -35,6 +35,7 @@ import BatonWordsModule, { HINTS } from './baton-words';
 import SimplePanelModule, { setupPanelMode } from './simple-panel';
 import PaletteKeyboardModule from './palette-keyboard';
 import FormRulesModule from './form-rules';
+import LaneFitModule from './lane-fit';
 import { fetchXml, importDiagram, readXmlFile } from './diagram-import';
 import { setupLintList } from './lint-list';
 import { createServerErrors } from './server-errors';
@@ -98,7 +99,8 @@ function start(root) {
       BatonWordsModule,
       SimplePanelModule,
       PaletteKeyboardModule,
-      FormRulesModule
+      FormRulesModule,
+      LaneFitModule
     ],
     moddleExtensions: {
       camunda: camundaModdle
