@@ -33,7 +33,8 @@ $(BIN)/.installed: pyproject.toml
 
 frontend: $(BUILD)
 
-$(BUILD): $(FRONTEND)/package-lock.json $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
+$(BUILD): $(FRONTEND)/package-lock.json $(FRONTEND)/build.mjs $(FRONTEND)/.bpmnlintrc $(wildcard $(FRONTEND)/src/*) \
+          $(wildcard $(FRONTEND)/bpmnlint-plugin-baton/rules/*)
 	cd $(FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	cd $(FRONTEND) && node build.mjs
 

@@ -10,6 +10,7 @@ from engine.models import HumanTask, Instance
 
 AXE = Path(__file__).resolve().parent.parent / "modeller" / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
+pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ files drawn in Camunda Modeler and in SpiffArena (tests/corpus/, with their lice
 file is deployed on its own and its first executable process run as far as it goes: every person's
 task is completed with a value for each of its form fields, nothing else is sent (no message,
 signal or passing time). SpiffWorkflow alone is given the same values, with the parser of the file's
-dialect and its own (unsandboxed: these files are ours) script engine. Baton must complete at least
-every file SpiffWorkflow alone completes; the figures are the README's (section "Files from other tools").
+dialect and its own (unsandboxed: these files are ours) script engine, and a file that is not
+SpiffArena's also with SpiffWorkflow's own plain-BPMN parser (`BpmnDmnParser`, no Camunda extension read).
+Baton must complete at least every file SpiffWorkflow alone completes with either parser; the figures
+are the README's (section "Files from other tools").
 """
 import datetime as dt
 from pathlib import Path
@@ -16,6 +18,7 @@ from lxml import etree
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import definitions, instances, tasks
@@ -27,7 +30,7 @@ CORPUS = [*MIWG, *sorted((ROOT / "diagrams").glob("*.bpmn")), *sorted((Path(__fi
 SPIFF_NS = b"http://spiffworkflow.org/bpmn/schema/1.0/core"
 MAX_ROUNDS = 200
 # (deployed, completed) out of len(CORPUS) files; the README quotes these
-FIGURES = {"files": 52, "baton": (33, 16), "spiffworkflow": (33, 14)}
+FIGURES = {"files": 52, "baton": (33, 16), "spiffworkflow": (33, 14), "spiffworkflow plain parser": (22, 4)}
 
 
 def sample_value(field):
@@ -49,10 +52,11 @@ def _first_process(content):
     return next((p.get("id") for p in root.iter("{*}process") if p.get("isExecutable") != "false"), None)
 
 
-def in_spiffworkflow_alone(path):
-    """(deployed, completed) with SpiffWorkflow by itself."""
+def in_spiffworkflow_alone(path, plain=False):
+    """(deployed, completed) with SpiffWorkflow by itself: with the parser of the file's dialect, or
+    (`plain`) with its plain-BPMN parser, which reads no Camunda extension."""
     content = path.read_bytes()
-    parser = SpiffBpmnParser() if SPIFF_NS in content else CamundaParser()
+    parser = BpmnDmnParser() if plain else SpiffBpmnParser() if SPIFF_NS in content else CamundaParser()
     try:
         parser.add_bpmn_xml(etree.fromstring(content), str(path))
         key = _first_process(content)
@@ -104,11 +108,13 @@ def in_baton(session, path):
 
 
 def test_baton_completes_every_file_spiffworkflow_alone_completes(session):
-    results = {path.name: (in_spiffworkflow_alone(path), in_baton(session, path)) for path in CORPUS}
-    alone = {name for name, (mine, _) in results.items() if mine[1]}
-    baton = {name for name, (_, ours) in results.items() if ours[1]}
+    results = {path.name: (in_spiffworkflow_alone(path), in_baton(session, path),
+                           (False, False) if SPIFF_NS in path.read_bytes() else in_spiffworkflow_alone(path, plain=True))
+               for path in CORPUS}
+    alone = {name for name, (mine, _, plain) in results.items() if mine[1] or plain[1]}
+    baton = {name for name, (_, ours, _) in results.items() if ours[1]}
     assert alone <= baton, f"SpiffWorkflow alone completes these, Baton does not: {sorted(alone - baton)}"
     count = {"files": len(CORPUS),
-             "baton": tuple(sum(r[1][i] for r in results.values()) for i in (0, 1)),
-             "spiffworkflow": tuple(sum(r[0][i] for r in results.values()) for i in (0, 1))}
-    assert count == FIGURES, f"update FIGURES and the README: {count}; per file (alone, Baton): {results}"
+             **{who: tuple(sum(r[column][i] for r in results.values()) for i in (0, 1))
+                for column, who in enumerate(("spiffworkflow", "baton", "spiffworkflow plain parser"))}}
+    assert count == FIGURES, f"update FIGURES and the README: {count}; per file (alone, Baton, plain): {results}"

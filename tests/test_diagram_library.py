@@ -855,6 +855,43 @@ def test_bpmnlint_cli_reports_what_fails_as_errors_and_style_as_warnings(tmp_pat
     assert {"id": "Task_loose", "message": "Element is not connected (no-disconnected)", "category": "error"} in found
 
 
+def _flows(*pairs, split="parallelGateway"):
+    """A process of the flows `pairs` (source, target): `g` is a gateway of kind `split`, `x` an exclusive
+    one, `e` the end, every other id a user task."""
+    nodes = sorted({n for pair in pairs for n in pair} - {"s"})
+    kinds = {"g": split, "x": "exclusiveGateway", "e": "endEvent"}
+    body = ['<bpmn:startEvent id="s" name="Start" />']
+    body += [f'<bpmn:{kinds.get(n, "userTask")} id="{n}" name="Step {n}" />' for n in nodes]
+    body += [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}" />' for i, (a, b) in enumerate(pairs)]
+    return ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="definitions" targetNamespace="t">'
+            f'<bpmn:process id="p" isExecutable="true">{"".join(body)}</bpmn:process></bpmn:definitions>').encode()
+
+
+def test_bpmnlint_flags_parallel_branches_that_meet_without_a_gateway_and_nothing_that_runs(tmp_path):
+    """bpmnlint's `fake-join` is off (a loop back or the end of a choice runs as drawn); Baton's own rule
+    reports only two parallel branches meeting at a step, which would run that step once per branch."""
+    assert LINT_MODULES.exists(), "npm packages of the modeller are missing: run `make frontend`"
+    cases = {"parallel": _flows(("s", "g"), ("g", "a"), ("g", "b"), ("a", "c"), ("b", "c"), ("c", "e")),
+             "implicit": _flows(("s", "a"), ("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e")),
+             "choice": _flows(("s", "g"), ("g", "a"), ("g", "b"), ("a", "c"), ("b", "c"), ("c", "e"),
+                              split="exclusiveGateway"),
+             "loop": _flows(("s", "a"), ("a", "x"), ("x", "a"), ("x", "e"))}
+    paths = []
+    for name, content in cases.items():
+        paths.append(tmp_path / f"{name}.bpmn")
+        paths[-1].write_bytes(content)
+    run = subprocess.run([shutil.which("node"), str(LINT_CLI), *map(str, paths)], capture_output=True, text=True,
+                         timeout=120)
+    found = {Path(f).stem: [(r["id"], r["message"]) for r in reports if "parallel-branches-meet" in r["message"]]
+             for f, reports in json.loads(run.stdout).items()}
+    assert found == {
+        "parallel": [("c", "Parallel branches from Step g meet here without a parallel gateway: this step would run "
+                           "once per branch (baton/parallel-branches-meet)")],
+        "implicit": [("d", "Parallel branches from Step a meet here without a parallel gateway: this step would run "
+                           "once per branch (baton/parallel-branches-meet)")],
+        "choice": [], "loop": []}
+
+
 # ---- demo data ---------------------------------------------------------------------------------------------
 
 def test_demo_loads_everything_once(tmp_path):

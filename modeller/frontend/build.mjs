@@ -13,7 +13,8 @@
 // The bpmnlint configuration (.bpmnlintrc) speaks only of what fails in Baton: bpmnlint's recommended
 // rules, less those about what SpiffWorkflow runs fine — a loop back into a task (`fake-join`),
 // inclusive gateways — and with style (`label-required`, implicit splits, a gateway that both joins
-// and forks) as warnings. It is compiled on the fly into a
+// and forks) as warnings, plus Baton's own rules (bpmnlint-plugin-baton/: parallel branches that meet
+// at a step without a gateway, which runs it once per branch). It is compiled on the fly into a
 // virtual module `baton:bpmnlint-config`, nothing is written to src/.
 
 import { createRequire } from 'node:module';
