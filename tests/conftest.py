@@ -55,8 +55,9 @@ def pytest_collection_modifyitems(config, items):
     """`make test` runs the suite twice, once per database. A test that pins its database gives the same
     answer in both passes, so it runs in the pass of its own database only: one that asks for `pg_url`
     runs on PostgreSQL; one marked `default_database` (it runs `baton` with no database set) or
-    `same_on_any_database` (what it checks, such as a page's accessibility, no database changes), and
-    one that never asks for `db_url` (it needs no database, or makes its own SQLite file), run on SQLite."""
+    `same_on_any_database` (what it checks, a page's accessibility or the modeller in the browser, no
+    database changes), and one that never asks for `db_url` (it needs no database, or makes its own
+    SQLite file), run on SQLite."""
     def pinned(item):
         if "pg_url" in item.fixturenames:
             return "postgresql"

@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from engine import definitions, instances, tasks
 
-pytestmark = pytest.mark.browser
+# what is checked here is bpmn-js in the browser; deploying and starting on PostgreSQL is the API tests' part
+pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
 STANDARD = {"http://www.omg.org/spec/BPMN/20100524/MODEL", "http://www.omg.org/spec/BPMN/20100524/DI",
             "http://www.omg.org/spec/DD/20100524/DC", "http://www.omg.org/spec/DD/20100524/DI",
             "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/XML/1998/namespace"}
