@@ -15,7 +15,8 @@ const WORDS = {
   'Follow up date': 'Reminder date',
   'The due date as an EL expression (e.g. ${someDate}) or an ISO date (e.g. 2015-06-26T09:54:00).':
     'Counted from the data: publish_date - days(25), publish_date - working_days(3); ' +
-    'or from when the step opens: P2D, PT4H; or a date: 2026-12-24.',
+    'or from when the step opens: P2D, PT4H; or a date: 2026-12-24. ' +
+    'A day without a time is due when that working day ends.',
   'The follow up date as an EL expression (e.g. ${someDate}) or an ISO date (e.g. 2015-06-26T09:54:00).':
     'When the first reminder goes out, written like the due date (publish_date - days(27), P1D).'
 };
