@@ -7,8 +7,8 @@ counted back from an anchor (an expression such as `publish_date - days(5)`), to
 otherwise (a duration from when the step opened). A due date that names a day without a time (a date
 field, `publish_date - days(5)`) is due at the end of that working day (`day_ends`), the time a team
 reads "due Thursday" as. With no default calendar every day is a working day and a day-only due date
-means its midnight, so due dates are calendar days until an admin says otherwise. Time off is the days a person is away:
-claiming or being given a task due then warns.
+means its midnight, so due dates are calendar days until an admin says otherwise. Time off is the days
+a person is away: claiming or being given a task due then warns.
 """
 import re
 import time
