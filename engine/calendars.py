@@ -7,8 +7,10 @@ counted back from an anchor (an expression such as `publish_date - days(5)`), to
 otherwise (a duration from when the step opened). A due date that names a day without a time (a date
 field, `publish_date - days(5)`) is due at the end of that working day (`day_ends`), the time a team
 reads "due Thursday" as. With no default calendar every day is a working day and a day-only due date
-means its midnight, so due dates are calendar days until an admin says otherwise. Time off is the days
-a person is away: claiming or being given a task due then warns.
+means its midnight, so due dates are calendar days until an admin says otherwise. A reminder counted back
+from a due date that would arrive outside working hours arrives at the nearest working moment before
+the due date (`workdays.in_working_hours`). Time off is the days a person is away: claiming or being
+given a task due then warns.
 """
 import re
 import time
@@ -29,7 +31,7 @@ _loaded = {}   # database URL → (monotonic time read, the default calendar as 
 def as_workdays(calendar):
     return {"weekdays": sorted(calendar.working_days),
             "holidays": sorted(holiday.day.isoformat() for holiday in calendar.holidays),
-            "day_ends": calendar.day_ends}
+            "day_starts": calendar.day_starts, "day_ends": calendar.day_ends}
 
 
 def keep_fresh(session):

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import Integer, String, bindparam, cast, func, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, driver, history, lengths, reminders
+from . import calendars, clock, driver, history, lengths, reminders
 from .models import HumanTask, Instance, Notification, User, UserRole
 
 log = logging.getLogger("baton.notifications")
@@ -191,6 +191,7 @@ def send_reminders(session, now):
     """The reminders whose moment has come (see `engine.reminders`); one per task and run, however many
     moments a stopped worker missed, and none once the task is overdue (the overdue notice says it all)."""
     sent = 0
+    calendars.keep_fresh(session)   # the next reminder of each is counted in working hours
     rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.next_reminder_at <= now)).all()
     for row in rows:
         with each_alone(session, row):

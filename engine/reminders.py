@@ -5,12 +5,15 @@ hours before the due date), or its process does for all its steps. A step withou
 at its follow-up date if it has one, else `BATON_REMINDER_HOURS` before its due date (a list, `48,24`,
 gives several). A reminder whose
 moment has already come when the task opens (or comes within its first minute) is folded into the
-task's "new task" notice: nobody gets two notices about one task in the same minute.
+task's "new task" notice: nobody gets two notices about one task in the same minute. With a default
+calendar, a reminder counted back from the due date that falls outside working hours goes at the
+nearest working moment before the due date instead (the end of the working day before it, or the start
+of the one after), so nobody is reminded on a Saturday or at night; two that meet there are one.
 """
 import os
 from datetime import timedelta
 
-from . import deadlines
+from . import calendars, deadlines, workdays
 
 FOLD = timedelta(minutes=1)
 
@@ -31,9 +34,11 @@ def leads(step):
 
 def moments(task):
     """Every reminder moment of a task (its `due_at`, `follow_up_at` and `reminder_leads`), in order."""
-    found = [task.due_at - timedelta(seconds=lead) for lead in (task.reminder_leads or ()) if task.due_at]
+    calendar = calendars.active()
+    found = {workdays.in_working_hours(calendar, task.due_at - timedelta(seconds=lead), task.due_at)
+             for lead in (task.reminder_leads or ()) if task.due_at}
     if task.follow_up_at:
-        found.append(task.follow_up_at)
+        found.add(task.follow_up_at)
     return sorted(moment for moment in found if task.due_at is None or moment < task.due_at)
 
 

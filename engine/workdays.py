@@ -1,7 +1,8 @@
 """Counting working days: the one rule for `working_days(n)` in diagram code, for moving a planned date
 off a weekend or holiday, and for the plan. Plain Python with no imports from Baton, because the
 sandbox worker runs it too. A calendar here is {"weekdays": [ISO weekday numbers], "holidays": [ISO
-dates], "day_ends": "HH:MM"}; without one every day is a working day and a day has no hours."""
+dates], "day_starts": "HH:MM", "day_ends": "HH:MM"}; without one every day is a working day and a day
+has no hours."""
 import datetime as _dt
 
 EVERY_DAY = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "holidays": []}
@@ -30,12 +31,31 @@ def to_working_day(calendar, moment, backwards):
     return moment if works(calendar, moment) else _step(calendar, moment, -1 if backwards else 1)
 
 
+def _at(day, hours_and_minutes):
+    hours, _, minutes = hours_and_minutes.partition(":")
+    return _dt.datetime(day.year, day.month, day.day, int(hours), int(minutes))
+
+
 def close_of(calendar, day):
     """When work is due that is due on `day` (a date): at the end of the calendar's working day, so a step
     due on the 10th is late once the 10th's work is over, not from its first minute; midnight (the start
     of the day, as Camunda reads a date) when the calendar has no hours."""
-    hours, _, minutes = calendar.get("day_ends", "00:00").partition(":")
-    return _dt.datetime(day.year, day.month, day.day, int(hours), int(minutes))
+    return _at(day, calendar.get("day_ends", "00:00"))
+
+
+def in_working_hours(calendar, moment, latest):
+    """`moment` if it falls in working hours, else the nearest working moment to it — the end of the
+    working day before or the start of the one after — but never after `latest`: a reminder counted back
+    from a due date reaches people at work, not on a Saturday or at 3 a.m. Unchanged without hours."""
+    if "day_starts" not in calendar or "day_ends" not in calendar:
+        return moment
+    starts, ends = calendar["day_starts"], calendar["day_ends"]
+    working = works(calendar, moment)
+    if working and _at(moment, starts) <= moment <= _at(moment, ends):
+        return moment
+    before = _at(moment if working and moment > _at(moment, ends) else _step(calendar, moment, -1), ends)
+    after = _at(moment if working and moment < _at(moment, starts) else _step(calendar, moment, 1), starts)
+    return after if after <= latest and after - moment < moment - before else before
 
 
 def add(calendar, moment, n):

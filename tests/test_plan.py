@@ -8,7 +8,7 @@ import pytest
 from conftest import OPERATOR, Api, diagram
 from sqlalchemy import select
 
-from engine import clock, definitions, instances, tasks, users, worker
+from engine import calendars, clock, definitions, instances, tasks, users, workdays, worker
 from engine.models import Event, HumanTask, Instance, Notification
 
 T0 = datetime(2026, 5, 4, 9, 0)
@@ -254,6 +254,40 @@ def test_a_step_with_48_and_24_hour_reminders_sends_both_at_their_moments(sessio
             worker.run_once(session)
             assert len(notices(session, "reminder")) == expected, moment
         assert [n.created_at for n in notices(session, "reminder")] == [datetime(2026, 5, 8), datetime(2026, 5, 9)]
+
+
+def test_reminders_that_would_come_outside_working_hours_come_at_the_nearest_working_moment(session, team):
+    calendars.save(session, OPERATOR, {"name": "Office", "working_days": [1, 2, 3, 4, 5], "day_starts": "08:30",
+                                       "day_ends": "17:30", "default": True})
+    definitions.deploy(session, [("two_reminders.bpmn", diagram("two_reminders.bpmn"))], OPERATOR)
+    with clock.frozen_at(T0):
+        post = instances.start(session, "two_reminders", {"title": "Launch post", "publish_date": "2026-05-11"},
+                               team["mia"])
+        task = open_row(session, post, "Task_write_post")
+        assert task.due_at == datetime(2026, 5, 11, 17, 30), "due on Monday when its working day ends"
+        assert task.next_reminder_at == datetime(2026, 5, 8, 17, 30), \
+            "48 hours before is Saturday: the end of Friday is nearer than Monday morning"
+        for moment, expected in ((datetime(2026, 5, 8, 17, 29), 0), (datetime(2026, 5, 8, 17, 30), 1),
+                                 (datetime(2026, 5, 10, 17, 30), 1), (datetime(2026, 5, 11, 8, 29), 1),
+                                 (datetime(2026, 5, 11, 8, 30), 2)):
+            clock.travel(moment)
+            worker.run_once(session)
+            assert len(notices(session, "reminder")) == expected, moment
+    assert [n.created_at for n in notices(session, "reminder")] == [datetime(2026, 5, 8, 17, 30),
+                                                                    datetime(2026, 5, 11, 8, 30)], \
+        "24 hours before is Sunday evening: Monday's start is nearer, and still before the due time"
+
+
+def test_the_nearest_working_moment_never_comes_after_the_due_time():
+    office = {"weekdays": [1, 2, 3, 4, 5], "holidays": [], "day_starts": "09:00", "day_ends": "17:00"}
+    due = datetime(2026, 5, 12, 12, 0)   # Tuesday noon
+    at = lambda moment, latest=due: workdays.in_working_hours(office, moment, latest)  # noqa: E731
+    assert at(datetime(2026, 5, 12, 10, 0)) == datetime(2026, 5, 12, 10, 0), "in working hours: unchanged"
+    assert at(datetime(2026, 5, 12, 3, 0)) == datetime(2026, 5, 12, 9, 0), "3 a.m.: that morning is nearer"
+    assert at(datetime(2026, 5, 11, 19, 0)) == datetime(2026, 5, 11, 17, 0), "7 p.m.: the evening before is nearer"
+    assert at(datetime(2026, 5, 12, 3, 0), latest=datetime(2026, 5, 12, 8, 0)) == datetime(2026, 5, 11, 17, 0), \
+        "due before work starts: the end of the day before"
+    assert workdays.in_working_hours(workdays.EVERY_DAY, datetime(2026, 5, 9, 3, 0), due) == datetime(2026, 5, 9, 3, 0)
 
 
 def test_a_reminder_already_due_when_the_task_opens_is_folded_into_its_notice(session, team):
