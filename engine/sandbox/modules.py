@@ -50,9 +50,7 @@ _SAFE = {}   # the stand-ins of the evaluation under way (see `begin`)
 def begin():
     """Start an evaluation: new stand-ins and the default decimal context (worker side)."""
     _SAFE.clear()
-    decimal.setcontext(decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
-                                       capitals=1, clamp=0, flags=[],
-                                       traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]))
+    decimal.setcontext(decimal.Context())   # a copy of decimal.DefaultContext, which scripts see only as a copy
 
 
 def _fresh_random(stand_in):
