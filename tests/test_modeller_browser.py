@@ -234,6 +234,31 @@ def test_splitting_a_pool_into_lanes_puts_each_step_inside_one_lane(browser, liv
     assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
 
 
+PARALLEL_INTO_A_STEP = """async () => {
+  const m = window.batonModeller.modeler, modeling = m.get('modeling'), registry = m.get('elementRegistry');
+  const start = registry.get('StartEvent_1'), end = registry.get('EndEvent_1');
+  const split = modeling.appendShape(start, {type: 'bpmn:ParallelGateway'}, {x: start.x + 120, y: start.y + 18});
+  const copy = modeling.appendShape(split, {type: 'bpmn:UserTask'}, {x: split.x + 150, y: split.y - 60});
+  const images = modeling.appendShape(split, {type: 'bpmn:UserTask'}, {x: split.x + 150, y: split.y + 100});
+  const publish = modeling.appendShape(copy, {type: 'bpmn:UserTask'}, {x: copy.x + 200, y: copy.y + 80});
+  modeling.connect(images, publish);
+  modeling.connect(publish, end);
+  const found = (await m.get('linting').lint())['baton/parallel-branches-meet'] || [];
+  return {reported: found.map(issue => issue.id), publish: publish.id};
+}"""
+
+
+def test_lint_sees_parallel_branches_drawn_after_the_diagram_opened(browser, live, people):
+    ed = sign_in(browser, live.url, "ed", PASSWORD)
+    ed.goto("/modeller/new")
+    assert ready(ed)
+    assert ed.evaluate("async () => JSON.stringify(await window.batonModeller.modeler.get('linting').lint())") == "{}"
+    found = ed.evaluate(PARALLEL_INTO_A_STEP)
+    assert found["reported"] == [found["publish"]], \
+        "the step both parallel branches run into is reported, though the diagram was linted before they were drawn"
+    assert ed.console_errors == [] and csp_violations(ed) == [], (ed.console_errors, csp_violations(ed))
+
+
 def test_the_palette_works_with_the_keyboard_alone(browser, live, people):
     ed = sign_in(browser, live.url, "ed", PASSWORD)
     ed.goto("/modeller/new")

@@ -7,23 +7,12 @@
  * no gateway on the way), to the same parallel split — a parallel gateway, or a step with several
  * unconditional outgoing flows. Anything less certain is not reported.
  */
-const FLOWS = new WeakMap();   // container → {incoming, outgoing}: Map of node → its sequence flows
-
-/** A node's flows, read from the sequence flows themselves (a file need not list them on the node). */
+/** A node's sequence flows, read from the flows themselves (a file need not list them on the node); read
+ * again on every lint, as the diagram changes between them. */
 function flowsOf(node, direction) {
-  const container = node.$parent;
+  const end = direction === 'incoming' ? 'targetRef' : 'sourceRef';
 
-  if (!FLOWS.has(container)) {
-    const found = { incoming: new Map(), outgoing: new Map() };
-
-    (container.flowElements || []).filter((e) => e.$type === 'bpmn:SequenceFlow').forEach((flow) => {
-      for (const [ side, end ] of [ [ 'incoming', flow.targetRef ], [ 'outgoing', flow.sourceRef ] ]) {
-        found[side].set(end, [ ...(found[side].get(end) || []), flow ]);
-      }
-    });
-    FLOWS.set(container, found);
-  }
-  return FLOWS.get(container)[direction].get(node) || [];
+  return (node.$parent.flowElements || []).filter((e) => e.$type === 'bpmn:SequenceFlow' && e[end] === node);
 }
 
 function isGateway(node) {
