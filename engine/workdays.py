@@ -50,11 +50,11 @@ def in_working_hours(calendar, moment, latest):
     if "day_starts" not in calendar or "day_ends" not in calendar:
         return moment
     starts, ends = calendar["day_starts"], calendar["day_ends"]
-    working = works(calendar, moment)
-    if working and _at(moment, starts) <= moment <= _at(moment, ends):
+    opens, closes, working = _at(moment, starts), _at(moment, ends), works(calendar, moment)
+    if working and opens <= moment <= closes:
         return moment
-    before = _at(moment if working and moment > _at(moment, ends) else _step(calendar, moment, -1), ends)
-    after = _at(moment if working and moment < _at(moment, starts) else _step(calendar, moment, 1), starts)
+    before = closes if working and moment > closes else _at(_step(calendar, moment, -1), ends)
+    after = opens if working and moment < opens else _at(_step(calendar, moment, 1), starts)
     return after if after <= latest and after - moment < moment - before else before
 
 

@@ -241,18 +241,23 @@ def notices(session, kind, person="walt"):
                            .order_by(Notification.id)).all()
 
 
+def reminders_sent_by(session, counts):
+    """Travel to each moment of `counts` in turn, run the worker, and check how many reminders walt has."""
+    for moment, expected in counts.items():
+        clock.travel(moment)
+        worker.run_once(session)
+        assert len(notices(session, "reminder")) == expected, moment
+
+
 def test_a_step_with_48_and_24_hour_reminders_sends_both_at_their_moments(session, team):
     definitions.deploy(session, [("two_reminders.bpmn", diagram("two_reminders.bpmn"))], OPERATOR)
     with clock.frozen_at(T0):
         instances.start(session, "two_reminders", {"title": "Launch post", "publish_date": "2026-05-10"}, team["mia"])
         worker.run_once(session)
         assert notices(session, "reminder") == [] and "also your reminder" not in notices(session, "task_ready")[0].body
-        for moment, expected in ((datetime(2026, 5, 7, 23, 59), 0), (datetime(2026, 5, 8, 0, 0), 1),
-                                 (datetime(2026, 5, 8, 23, 59), 1), (datetime(2026, 5, 9, 0, 0), 2),
-                                 (datetime(2026, 5, 9, 23, 0), 2)):
-            clock.travel(moment)
-            worker.run_once(session)
-            assert len(notices(session, "reminder")) == expected, moment
+        reminders_sent_by(session, {datetime(2026, 5, 7, 23, 59): 0, datetime(2026, 5, 8, 0, 0): 1,
+                                    datetime(2026, 5, 8, 23, 59): 1, datetime(2026, 5, 9, 0, 0): 2,
+                                    datetime(2026, 5, 9, 23, 0): 2})
         assert [n.created_at for n in notices(session, "reminder")] == [datetime(2026, 5, 8), datetime(2026, 5, 9)]
 
 
@@ -267,12 +272,9 @@ def test_reminders_that_would_come_outside_working_hours_come_at_the_nearest_wor
         assert task.due_at == datetime(2026, 5, 11, 17, 30), "due on Monday when its working day ends"
         assert task.next_reminder_at == datetime(2026, 5, 8, 17, 30), \
             "48 hours before is Saturday: the end of Friday is nearer than Monday morning"
-        for moment, expected in ((datetime(2026, 5, 8, 17, 29), 0), (datetime(2026, 5, 8, 17, 30), 1),
-                                 (datetime(2026, 5, 10, 17, 30), 1), (datetime(2026, 5, 11, 8, 29), 1),
-                                 (datetime(2026, 5, 11, 8, 30), 2)):
-            clock.travel(moment)
-            worker.run_once(session)
-            assert len(notices(session, "reminder")) == expected, moment
+        reminders_sent_by(session, {datetime(2026, 5, 8, 17, 29): 0, datetime(2026, 5, 8, 17, 30): 1,
+                                    datetime(2026, 5, 10, 17, 30): 1, datetime(2026, 5, 11, 8, 29): 1,
+                                    datetime(2026, 5, 11, 8, 30): 2})
     assert [n.created_at for n in notices(session, "reminder")] == [datetime(2026, 5, 8, 17, 30),
                                                                     datetime(2026, 5, 11, 8, 30)], \
         "24 hours before is Sunday evening: Monday's start is nearer, and still before the due time"
