@@ -1,6 +1,7 @@
 # Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`
-# (lint, then the whole suite on SQLite, then again on a throw-away PostgreSQL cluster; two test
-# processes at a time, pytest-xdist, as many as the 2 cores the suite is measured on).
+# (lint, then the suite, each test that needs a database on SQLite and on a throw-away PostgreSQL
+# cluster, in one run of three test processes, pytest-xdist: on the 2 cores the suite is measured on,
+# a third process keeps them busy while the others wait for servers, browsers and timers).
 # Everything else here is what those two need, installed when missing.
 PYTHON ?= python3.11
 VENV := .venv
@@ -21,8 +22,7 @@ run: venv frontend
 
 test: venv frontend system-packages
 	$(BIN)/ruff check engine web modeller tests bench
-	$(BIN)/python -m pytest -n 2
-	BATON_TEST_DB=postgresql $(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3
 
 venv: $(BIN)/.installed
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a migrated database per test, the Flask app on it, people in roles, API clients."""
 import base64
+import functools
 import os
 import shutil
 from io import BytesIO
@@ -28,7 +29,9 @@ def diagram(name):
     return (DIAGRAMS / name).read_bytes()
 
 
-ON_POSTGRES = os.environ.get("BATON_TEST_DB") == "postgresql"
+DATABASES = ("sqlite", "postgresql")
+# `BATON_TEST_DB=sqlite` or `=postgresql` runs one database's share of the suite; unset, both
+ONLY = os.environ.get("BATON_TEST_DB")
 
 
 def _compile_each_url_builder_once():
@@ -51,25 +54,59 @@ def _compile_each_url_builder_once():
 _compile_each_url_builder_once()
 
 
-def pytest_collection_modifyitems(config, items):
-    """`make test` runs the suite twice, once per database. A test that pins its database gives the same
-    answer in both passes, so it runs in the pass of its own database only: one that asks for `pg_url`
-    runs on PostgreSQL; one marked `default_database` (it runs `baton` with no database set) or
-    `same_on_any_database` (what it checks, a page's accessibility or the modeller in the browser, no
-    database changes), and one that never asks for `db_url` (it needs no database, or makes its own
-    SQLite file), run on SQLite."""
-    def pinned(item):
-        if "pg_url" in item.fixturenames:
-            return "postgresql"
-        if (item.get_closest_marker("default_database") or item.get_closest_marker("same_on_any_database")
-                or "db_url" not in item.fixturenames):
-            return "sqlite"
-        return None
+def _hash_each_password_once():
+    """scrypt costs about 0.15 s of CPU per password, on purpose, and the suite's people, demo logins and
+    sign-ins asked for it some 560 times per database (an eighth of the suite's CPU). Each test process
+    hashes a password once and checks a (hash, password) pair once, with Werkzeug's own scrypt: what a
+    check answers is unchanged (a wrong password is still wrong, a new password gets a new hash), only
+    the same work is not repeated. Production hashes every time: untouched."""
+    generate, check = users.generate_password_hash, users.check_password_hash
 
-    elsewhere = [item for item in items if pinned(item) not in (None, "postgresql" if ON_POSTGRES else "sqlite")]
-    if elsewhere:
-        config.hook.pytest_deselected(items=elsewhere)
-        items[:] = [item for item in items if item not in elsewhere]
+    @functools.cache
+    def generate_once(password):
+        return generate(password)
+
+    users.generate_password_hash = generate_once
+    users.check_password_hash = functools.cache(check)
+
+
+_hash_each_password_once()
+
+
+def databases_for(item):
+    """The databases a test runs on. A test that asks for `db_url` runs on each of them (its id ends in
+    `[sqlite]` or `[postgresql]`), in the same run, so the two share the cores and neither waits for the
+    other's slowest test. A test pins one database when the other cannot change its answer: one that asks
+    for `pg_url` runs on PostgreSQL; one marked `default_database` (it runs `baton` with no database set)
+    or `same_on_any_database` (what it checks, a page in the browser or the reading of a file, no database
+    changes), and one that never asks for `db_url` (it needs no database, or makes its own SQLite file),
+    on SQLite; one marked `strictest_database` (it hunts for values a database refuses) on PostgreSQL,
+    which enforces column lengths and types that SQLite lets through."""
+    if "pg_url" in item.fixturenames or item.get_closest_marker("strictest_database"):
+        return ("postgresql",)
+    if (item.get_closest_marker("default_database") or item.get_closest_marker("same_on_any_database")
+            or "db_url" not in item.fixturenames):
+        return ("sqlite",)
+    return DATABASES
+
+
+def pytest_generate_tests(metafunc):
+    if "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_kind", databases_for(metafunc.definition))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` go first, so that the processes share them out early instead of one of them
+    running the last long test alone at the end. With `BATON_TEST_DB` set, only that database's share runs."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)   # stable: otherwise in file order
+    if not ONLY:
+        return
+    if ONLY not in DATABASES:
+        raise pytest.UsageError(f"BATON_TEST_DB must be one of {', '.join(DATABASES)}, not {ONLY!r}")
+    elsewhere = [item for item in items if ONLY not in databases_for(item)
+                 or getattr(item, "callspec", None) and item.callspec.params.get("database_kind", ONLY) != ONLY]
+    config.hook.pytest_deselected(items=elsewhere)
+    items[:] = [item for item in items if item not in elsewhere]
 
 
 @pytest.fixture(scope="session")
@@ -125,11 +162,11 @@ def migrated_sqlite(tmp_path_factory):
 
 
 @pytest.fixture
-def db_url(request, tmp_path):
-    """A fresh, migrated database: SQLite, or PostgreSQL when BATON_TEST_DB=postgresql. A test that
-    asks for `people` gets a copy that already has them (hashing seven passwords per test was a third
-    of the suite's time)."""
-    if ON_POSTGRES:
+def db_url(request, tmp_path, database_kind):
+    """A fresh, migrated database of the kind the test runs on (`databases_for`). A test that asks for
+    `people` gets a copy that already has them (hashing seven passwords per test was a third of the
+    suite's time)."""
+    if database_kind == "postgresql":
         return request.getfixturevalue("pg_url")
     path = tmp_path / "baton.sqlite3"
     shutil.copyfile(request.getfixturevalue("migrated_sqlite")[_needs_people(request)], path)

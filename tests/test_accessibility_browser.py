@@ -45,6 +45,7 @@ def _audited(browser, base_url, username, password, viewport):
     return page
 
 
+@pytest.mark.long
 def test_every_page_passes_axe(browser, demo_site):
     live, pages = demo_site
     admin = _audited(browser, live.url, "admin", demo.password_for("admin"), {"width": 1280, "height": 900})

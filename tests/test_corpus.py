@@ -13,6 +13,7 @@ are the README's (section "Files from other tools").
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from conftest import MIWG, OPERATOR
 from lxml import etree
 from SpiffWorkflow import TaskState
@@ -107,6 +108,8 @@ def in_baton(session, path):
     return True, False
 
 
+@pytest.mark.long
+@pytest.mark.same_on_any_database   # what each file does when run, not how its instance is stored
 def test_baton_completes_every_file_spiffworkflow_alone_completes(session):
     results = {path.name: (in_spiffworkflow_alone(path), in_baton(session, path),
                            (False, False) if SPIFF_NS in path.read_bytes() else in_spiffworkflow_alone(path, plain=True))

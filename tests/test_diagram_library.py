@@ -894,6 +894,7 @@ def test_bpmnlint_flags_parallel_branches_that_meet_without_a_gateway_and_nothin
 
 # ---- demo data ---------------------------------------------------------------------------------------------
 
+@pytest.mark.long
 def test_demo_loads_everything_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     database.upgrade(url)

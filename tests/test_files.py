@@ -216,6 +216,7 @@ def test_a_file_field_with_impossible_limits_is_refused_at_deploy_naming_it(api)
 
 
 @pytest.mark.browser
+@pytest.mark.same_on_any_database
 def test_in_chromium_the_designer_picks_images_and_the_approver_sees_them_drawn(browser, live, session, people, tmp_path):
     from live import screenshot, sign_in
     from playwright.sync_api import expect

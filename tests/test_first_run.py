@@ -62,6 +62,7 @@ def fresh_folder(tmp_path):
 
 
 @pytest.mark.default_database
+@pytest.mark.long
 def test_first_run_serves_the_demo_from_the_default_database(fresh_folder):
     env = _environment()
 

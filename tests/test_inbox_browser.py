@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from engine import definitions, history
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
 
 
 def inbox_tasks(page, tab=None):
@@ -34,6 +34,7 @@ def complete(page, name, values=None, checks=()):
     return page.locator(".flash-success").text_content()
 
 
+@pytest.mark.long
 def test_three_people_hand_the_campaign_on_by_clicking(browser, live, session, people):
     definitions.deploy(session, [("campaign_review.bpmn", diagram("campaign_review.bpmn"))], OPERATOR)
     mia, walt, dora = (sign_in(browser, live.url, name, PASSWORD) for name in ("mia", "walt", "dora"))

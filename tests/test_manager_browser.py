@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from engine import clock
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
 DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # the README shows these
 
 

@@ -370,6 +370,7 @@ def semantic(data):
             for e in etree.fromstring(data).iter(etree.Element) if e.get("id")}
 
 
+@pytest.mark.long
 def test_reference_diagrams_open_render_and_save_without_loss(browser, live, session, people):
     stored = {path.name: definitions.deploy(session, [(path.name, path.read_bytes())], OPERATOR, as_model=True)[0].id
               for path in MIWG}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from engine import clock, definitions, instances, tasks, users
 from engine.models import HumanTask
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
 DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # the README shows these
 CALENDAR = Path(__file__).resolve().parent.parent / "diagrams" / "content_calendar.bpmn"
 STARTED, TODAY = datetime(2026, 5, 1, 9, 0), datetime(2026, 5, 12, 10, 0)

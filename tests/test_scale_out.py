@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
+import pytest
 from conftest import DIAGRAMS, OPERATOR
 from live import free_port
 from sqlalchemy import func, select, text, update
@@ -48,6 +49,7 @@ def wait_until_up(base, token, deadline=30):
     raise AssertionError("baton serve did not come up")
 
 
+@pytest.mark.long
 def test_two_web_and_two_timer_workers_lose_nothing_and_double_nothing(pg_url, tmp_path):
     env = {**os.environ, "BATON_DATABASE_URL": pg_url, "BATON_SECRET_KEY": "scale-test"}
 

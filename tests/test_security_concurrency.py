@@ -255,6 +255,7 @@ def _gone(pids, timeout=10):
     return False
 
 
+@pytest.mark.long
 def test_sigkill_mid_stream_loses_no_acknowledged_completion(tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.sqlite3'}"
     env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_SECRET_KEY": "crash-test"}

@@ -433,6 +433,8 @@ def _open_rows(session, instance_id):
                                                    HumanTask.state == "open")).all()
 
 
+@pytest.mark.long
+@pytest.mark.same_on_any_database
 def test_a_user_task_loop_of_600_rounds_runs_to_its_end(session, people):
     definitions.deploy(session, [("user_loop.bpmn", USER_LOOP.encode())], people["ed"])
     instance = instances.start(session, "user_loop", {}, people["mia"])
@@ -450,6 +452,7 @@ def test_a_user_task_loop_of_600_rounds_runs_to_its_end(session, people):
     assert workflows.reached_end(workflow)
 
 
+@pytest.mark.same_on_any_database
 def test_a_script_loop_of_600_rounds_runs_to_its_end(session, people, monkeypatch):
     # what is tested is the depth of the loop, not the machine's speed: the 10 s bound on one user action
     # (which a busy 2-core runner came near) has its own test, the endless loop below
@@ -463,8 +466,10 @@ def test_a_script_loop_of_600_rounds_runs_to_its_end(session, people, monkeypatc
     assert sum(t.task_spec.bpmn_id == "Script_count" for t in workflow.get_tasks()) == 600
 
 
+@pytest.mark.same_on_any_database
 def test_a_workflow_that_loses_its_tasks_is_failed_never_completed(session, people, monkeypatch):
     """With the library's own depth limit back in place, the 600-round loop loses its READY task."""
+    monkeypatch.setattr(workflows, "MAX_SECONDS", 60.0)   # as above: the depth is tested, not the speed
     from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
     from SpiffWorkflow.util.task import TaskIterator
     for cls in (TaskIterator, BpmnTaskIterator):
@@ -478,6 +483,8 @@ def test_a_workflow_that_loses_its_tasks_is_failed_never_completed(session, peop
     assert [e.type for e in history.events(session, instance.id)][-1] == "instance_failed"
 
 
+@pytest.mark.long
+@pytest.mark.same_on_any_database
 def test_an_endless_automatic_loop_becomes_an_incident(db_url, session, people):
     """A loop of script tasks whose condition never turns false must not hold a server thread (and
     grow the workflow in memory) forever: `workflows.advance` must stop it and report an incident."""

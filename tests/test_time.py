@@ -215,6 +215,7 @@ def test_role_webhook_gets_new_tasks(session, monkeypatch):
         server.shutdown()
 
 
+@pytest.mark.long
 def test_two_workers_on_postgres_fire_1000_timers_exactly_once(pg_url):
     factory = database.connect(pg_url)
     setup = factory()
