@@ -66,6 +66,11 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}"{copy}')
         return f"postgresql+psycopg://baton@127.0.0.1:{self.port}/{name}"
 
+    def drop_database(self, url):
+        """Drops the database at `url`, ending any connection to it a test left open."""
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
     def stop(self):
         try:
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
