@@ -1,7 +1,9 @@
 # Two commands: `make run` (set up, demo data, serve on http://127.0.0.1:5000) and `make test`
 # (lint, then the suite, each test that needs a database on SQLite and on a throw-away PostgreSQL
 # cluster, in one run of three test processes, pytest-xdist: on the 2 cores the suite is measured on,
-# a third process keeps them busy while the others wait for servers, browsers and timers).
+# a third process keeps them busy while the others wait for servers, browsers and timers; each process
+# is handed two tests at a time, so the long tests, collected first, spread over the three instead of
+# coming in one process's first handful).
 # Everything else here is what those two need, installed when missing.
 # Python keeps compiled modules, and pytest its rewritten tests, in __pycache__ (git-ignored): where the
 # environment turns that off, every test process compiled them again (collection 9 s of CPU instead of 4)
@@ -25,7 +27,7 @@ run: venv frontend
 
 test: venv frontend system-packages
 	$(BIN)/ruff check engine web modeller tests bench
-	$(BIN)/python -m pytest -n 3
+	$(BIN)/python -m pytest -n 3 --maxschedchunk 2
 
 venv: $(BIN)/.installed
 
