@@ -99,7 +99,8 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `long` go first, so that the processes share them out early instead of one of them
     running the last long test alone at the end (`make test` hands each process two tests at a time,
     `--maxschedchunk 2`: with xdist's default first handful of a quarter of the suite, one process got
-    every long test and ran 100 s after the others had finished). With `BATON_TEST_DB` set, only that database's share runs."""
+    every long test and ran 100 s after the others had finished). With `BATON_TEST_DB` set, only that
+    database's share runs."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)   # stable: otherwise in file order
     if not ONLY:
         return
