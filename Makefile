@@ -8,6 +8,9 @@
 # Python keeps compiled modules, and pytest its rewritten tests, in __pycache__ (git-ignored): where the
 # environment turns that off, every test process compiled them again (collection 9 s of CPU instead of 4)
 unexport PYTHONDONTWRITEBYTECODE
+# The set-up steps are independent (pip, npm, apt): they run side by side, so a fresh clone waits for the
+# longest (pip, about 50 s) and not for their sum
+MAKEFLAGS += --jobs=3
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
