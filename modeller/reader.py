@@ -205,9 +205,9 @@ def _structural_problems(document):
     return problems
 
 
+_IN_NAMESPACE = etree.XPath("boolean(//*[namespace-uri() = $uri] | //@*[namespace-uri() = $uri])")
+
+
 def _uses_namespace(root, namespace):
-    prefix = f"{{{namespace}}}"
-    for element in root.iter(etree.Element):
-        if element.tag.startswith(prefix) or any(name.startswith(prefix) for name in element.attrib):
-            return True
-    return False
+    """Whether an element or attribute of the file is in `namespace` (declaring it is not using it)."""
+    return _IN_NAMESPACE(root, uri=namespace)
