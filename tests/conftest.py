@@ -17,12 +17,17 @@ from engine.access import Actor
 from web import create_app
 
 
-def _files_in_memory(folder=Path("/dev/shm")):
+def _files_in_memory(folder=Path("/dev/shm"), room=4 << 30):
     """The suite's temporary files (each test's SQLite file, each process's PostgreSQL cluster, Chromium's
     profiles) go to memory where the machine offers it, for this process and every one it starts: the
     suite creates and deletes some thousand databases, and on a VM's disk a copy of the PostgreSQL one
-    took 300 ms instead of 30. A TMPDIR the caller chose is kept."""
-    if "TMPDIR" not in os.environ and folder.is_dir() and os.access(folder, os.W_OK):
+    took 300 ms instead of 30. Only with `room` to spare (a container's /dev/shm is often 64 MB; a run
+    here peaked near 250 MB, and each PostgreSQL cluster may keep up to 1 GB of write-ahead log). A TMPDIR
+    the caller chose is kept."""
+    if "TMPDIR" in os.environ or not (folder.is_dir() and os.access(folder, os.W_OK)):
+        return
+    space = os.statvfs(folder)
+    if space.f_bavail * space.f_frsize >= room:
         os.environ["TMPDIR"] = str(folder)
         tempfile.tempdir = None   # asked again on the next use
 
