@@ -43,9 +43,15 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def screenshot(page, name):
+def screenshot(page, name, part=None):
+    """The whole page, or only the element matching the selector `part`, as SCREENSHOTS/<name>.png (the
+    README's pictures are copies of these)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    if part is None:
+        page.screenshot(path=path, full_page=True)
+    else:
+        page.locator(part).screenshot(path=path)
 
 
 def _deliberate(text):

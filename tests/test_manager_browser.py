@@ -1,22 +1,14 @@
 """The manager's pages in real Chromium, on the history of `manager_story`: the overview, the pipeline
 board, the analytics and the diagram heatmap show the figures the engine computed, as people read them."""
-from pathlib import Path
-
 import pytest
 from conftest import PASSWORD
-from live import csp_violations, sign_in, wait_for_global
+from live import csp_violations, screenshot, sign_in, wait_for_global
 from manager_story import T0, build
 from playwright.sync_api import expect
 
 from engine import clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
-DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # the README shows these
-
-
-def screenshot(page, name):
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """The plan in real Chromium: an instance's timeline, a task page's "before you" and "after you", and
-the preview of a moved publish date, each as the content team reads them. Screenshots go to
-docs/screenshots for the README."""
+the preview of a moved publish date, each as the content team reads them. Its screenshots are
+the README's (copied from test-artifacts/screenshots)."""
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from conftest import OPERATOR, PASSWORD
-from live import csp_violations, sign_in, wait_for_global
+from live import csp_violations, screenshot, sign_in, wait_for_global
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -14,14 +14,8 @@ from engine import clock, definitions, instances, tasks, users
 from engine.models import HumanTask
 
 pytestmark = [pytest.mark.browser, pytest.mark.same_on_any_database]
-DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # the README shows these
 CALENDAR = Path(__file__).resolve().parent.parent / "diagrams" / "content_calendar.bpmn"
 STARTED, TODAY = datetime(2026, 5, 1, 9, 0), datetime(2026, 5, 12, 10, 0)
-
-
-def screenshot(page, name):
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def open_row(session, instance_id, element_id):
@@ -74,7 +68,7 @@ def test_the_instance_page_shows_the_timeline(carla, post):
     expect(rows.nth(9).locator("td").nth(2)).to_have_text("Wed 03 Jun")
     expect(carla.locator(".predicted-end")).to_have_text("Wed 03 Jun 2026")
     expect(carla.locator(".legend")).to_contain_text("today, Tue 12 May")
-    carla.locator(".timeline").screenshot(path=str(DOCS_SCREENSHOTS / "timeline.png"))
+    screenshot(carla, "timeline", part=".timeline")
 
 
 def test_the_instance_diagram_opens_readable_on_the_current_step_and_zooms(carla, post):
@@ -132,7 +126,7 @@ def test_moving_the_publish_date_is_previewed_before_it_is_saved(carla, post, se
         ["Generate the idea", "Mon 04 May 2026", "Mon 04 May 2026"]), "a step done keeps its dates"
     expect(preview).to_contain_text("Predicted finish: Wed 10 Jun 2026")
     assert open_row(session, post, "Task_keyword_research").due_at == datetime(2026, 5, 9), "nothing saved"
-    carla.locator(".plan-edit").screenshot(path=str(DOCS_SCREENSHOTS / "plan_preview.png"))
+    screenshot(carla, "plan_preview", part=".plan-edit")
     carla.get_by_role("button", name="Save").click()
     expect(carla.locator(".flash-success")).to_have_text("Saved. The plan and the open due dates follow the new dates.")
     expect(carla.locator(".predicted-end")).to_have_text("Wed 10 Jun 2026")
