@@ -21,8 +21,8 @@ def _files_in_memory(folder=Path("/dev/shm"), room=4 << 30):
     """The suite's temporary files (each test's SQLite file, each process's PostgreSQL cluster, Chromium's
     profiles) go to memory where the machine offers it, for this process and every one it starts: the
     suite creates and deletes some thousand databases, and on a VM's disk a copy of the PostgreSQL one
-    took 300 ms instead of 30. Only with `room` to spare (a container's /dev/shm is often 64 MB; a run
-    here peaked near 250 MB, and each PostgreSQL cluster may keep up to 1 GB of write-ahead log). A TMPDIR
+    took 300 ms instead of 30. Only with `room` to spare (a container's /dev/shm is often 64 MB; a full run
+    here peaked at 350 MB, and each PostgreSQL cluster may keep up to 1 GB of write-ahead log). A TMPDIR
     the caller chose is kept."""
     if "TMPDIR" in os.environ or not (folder.is_dir() and os.access(folder, os.W_OK)):
         return
@@ -165,7 +165,7 @@ def migrated_pg(postgres):
 @pytest.fixture
 def pg_url(request, postgres, migrated_pg):
     """A fresh, migrated PostgreSQL database (for tests that need PostgreSQL itself), dropped after the
-    test: some 8 MB each, which the disk need not write out for a test that is over."""
+    test: some 8 MB each, which need not stay in memory or on disk for a test that is over."""
     url = postgres.new_database(template=migrated_pg[_needs_people(request)])
     yield url
     postgres.drop_database(url)
